@@ -1,0 +1,69 @@
+//! [`RatingError`]: everything that can go wrong pricing one peril characteristic with a
+//! loaded plan. Each variant names what a person needs to fix the request.
+
+use super::proration::ProrationError;
+
+/// A peril characteristic cannot be priced. The caller adds the locator.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RatingError {
+    /// A required input has no value and no default.
+    #[error("input `{input}` is required but {source_desc} has no value")]
+    MissingInput {
+        /// The plan's input name.
+        input: String,
+        /// Where it was read from (for example "exposure field `vehicle_value`").
+        source_desc: String,
+    },
+    /// An input's value does not parse as the input's type.
+    #[error("input `{input}` must be {expected}, got {value:?}")]
+    InvalidInput {
+        /// The plan's input name.
+        input: String,
+        /// The raw value as received (truncated to 64 characters).
+        value: String,
+        /// What the type expects, for example "a decimal number".
+        expected: &'static str,
+    },
+    /// A lookup table has no row for the key and no default row.
+    #[error("table `{table}` has no row for {key}")]
+    UnknownKey {
+        /// The table's name.
+        table: String,
+        /// The key values, rendered as `column = "value"` pairs.
+        key: String,
+    },
+    /// The plan has no calculation for this peril and no fallback.
+    #[error("plan `{plan}` has no calculation for peril `{peril}`")]
+    UnknownPeril {
+        /// The plan id.
+        plan: String,
+        /// The peril name from the request.
+        peril: String,
+    },
+    /// An amount left the range of exact decimal arithmetic.
+    #[error("amount overflowed in {step}")]
+    Overflow {
+        /// The step that overflowed, for example "peril `collision` step 3 (factor)".
+        step: String,
+    },
+    /// The coverage period is missing or unusable.
+    #[error("invalid coverage period: {0}")]
+    InvalidPeriod(String),
+    /// The period could not be measured.
+    #[error(transparent)]
+    Proration(#[from] ProrationError),
+}
+
+impl RatingError {
+    /// A stable machine-readable code for this error, used in HTTP bodies and metrics labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RatingError::MissingInput { .. } => "missing_input",
+            RatingError::InvalidInput { .. } => "invalid_input",
+            RatingError::UnknownKey { .. } => "unknown_table_key",
+            RatingError::UnknownPeril { .. } => "unknown_peril",
+            RatingError::Overflow { .. } => "overflow",
+            RatingError::InvalidPeriod(_) | RatingError::Proration(_) => "invalid_period",
+        }
+    }
+}

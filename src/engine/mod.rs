@@ -1,0 +1,15 @@
+//! The premium engine: pure and synchronous. Typed inputs and a loaded plan in, a priced
+//! result per peril characteristic (or a typed [`RatingError`]) out.
+//!
+//! **Architecture invariant:** the engine does no IO and knows no JSON. Money is
+//! `rust_decimal::Decimal` with checked operations; never a float.
+
+mod error;
+mod input;
+pub mod proration;
+mod rounding;
+
+pub use error::RatingError;
+pub use input::{Builtin, InputSource, Level, Source, Value};
+pub use proration::{Duration, Method, ProrationError};
+pub use rounding::{Rounding, RoundingMode};

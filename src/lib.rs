@@ -1,0 +1,13 @@
+//! rater: a high-throughput external rater for Socotra Enterprise Core.
+//!
+//! # Layout
+//!
+//! - [`engine`]: the pure premium engine (no IO, no JSON).
+//! - [`plan`]: rate plans as data: loading, validation, indexing, selection.
+//! - [`pricing`]: one rating request, bytes in, bytes out (shared by service and CLI).
+//! - [`tenant`]: tenant state from the State API, cached.
+
+pub mod engine;
+pub mod plan;
+pub mod pricing;
+pub mod tenant;
