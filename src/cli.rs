@@ -8,10 +8,13 @@ use clap::{Parser, Subcommand};
 
 /// A high-throughput external rater for Socotra Enterprise Core.
 #[derive(Debug, Parser)]
-#[command(name = "rater", version, about)]
+#[command(name = "rater", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// With no subcommand, the service's settings.
+    #[command(flatten)]
+    serve: crate::config::ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,7 +44,7 @@ enum Command {
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        None => crate::http::serve(crate::config::ServeArgs::parse_from(["rater"])),
+        None => crate::http::serve(cli.serve),
         Some(Command::Serve(args)) => crate::http::serve(args),
         Some(Command::Check { dir }) => check(&dir),
         Some(Command::Rate {
