@@ -1,10 +1,16 @@
 //! The command line: `rater` (or `rater serve`) runs the service, `rater check` validates
 //! plans, `rater rate` prices a request file with no server.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+
+use crate::plan::{PLAN_FILE, Selector, load_dir, load_plan};
+use crate::pricing::{PriceOptions, price_request};
 
 /// A high-throughput external rater for Socotra Enterprise Core.
 #[derive(Debug, Parser)]
@@ -55,12 +61,85 @@ pub fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
-fn check(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let _ = dir;
-    anyhow::bail!("not built yet")
+fn check(dir: &Path) -> anyhow::Result<ExitCode> {
+    match load_dir(dir) {
+        Ok(set) => {
+            for plan in set.iter() {
+                let tables: usize = plan.tables().iter().map(|t| t.rows()).sum();
+                println!(
+                    "ok  {} (version {}, product {}, {} inputs, {} tables, {} rows)",
+                    plan.id(),
+                    plan.version(),
+                    plan.product(),
+                    plan.inputs().len(),
+                    plan.tables().len(),
+                    tables
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("{} error(s)", errors.0.len());
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
-fn rate(plan: &str, explain: bool, request: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let _ = (plan, explain, request);
-    anyhow::bail!("not built yet")
+/// A plan argument is a folder when it names one, else a plan id under `rating-tables/`.
+fn plan_dir(plan: &str) -> PathBuf {
+    let p = PathBuf::from(plan);
+    if p.join(PLAN_FILE).is_file() {
+        p
+    } else {
+        Path::new("rating-tables").join(plan)
+    }
+}
+
+fn rate(plan: &str, explain: bool, request: &Path) -> anyhow::Result<ExitCode> {
+    let dir = plan_dir(plan);
+    let plan = match load_plan(&dir) {
+        Ok(p) => Arc::new(p),
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut body =
+        std::fs::read(request).with_context(|| format!("cannot read {}", request.display()))?;
+    let selector = Selector::fixed(plan);
+    let mut out = Vec::with_capacity(1024);
+    match price_request(&selector, &mut body, &mut out, PriceOptions { explain }) {
+        Ok(()) if explain => {
+            print_explain(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(()) => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&out)?;
+            stdout.write_all(b"\n")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {} ({})", e, e.code());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Prints the explain trace as text, then the answer without it.
+fn print_explain(out: &[u8]) -> anyhow::Result<()> {
+    let v: serde_json::Value = serde_json::from_slice(out)?;
+    if let Some(traces) = v.get("explain").and_then(|e| e.as_object()) {
+        for (locator, lines) in traces {
+            println!("peril characteristic {locator}");
+            for line in lines.as_array().into_iter().flatten() {
+                println!("  {}", line.as_str().unwrap_or_default());
+            }
+        }
+    }
+    let answer =
+        serde_json::json!({ "pricedPerilCharacteristics": v["pricedPerilCharacteristics"] });
+    println!("answer {answer}");
+    Ok(())
 }

@@ -5,6 +5,7 @@
 //! - [`engine`]: the pure premium engine (no IO, no JSON).
 //! - [`plan`]: rate plans as data: loading, validation, indexing, selection.
 //! - [`pricing`]: one rating request, bytes in, bytes out (shared by service and CLI).
+//! - [`wire`]: Socotra's JSON: borrowed request types, response writer.
 //! - [`tenant`]: tenant state from the State API, cached.
 //! - [`http`]: the hyper service; [`config`]: its settings; [`cli`]: the command line.
 
@@ -15,3 +16,4 @@ pub mod http;
 pub mod plan;
 pub mod pricing;
 pub mod tenant;
+pub mod wire;

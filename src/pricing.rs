@@ -3,8 +3,16 @@
 //!
 //! Shared by the HTTP service and `rater rate`, so both answer exactly the same bytes.
 
-use crate::engine::RatingError;
+use std::cell::RefCell;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use simd_json::{Buffers, ErrorType};
+
+use crate::engine::{Explain, NoTrace, PolicyPeriod, RatingError, rate};
 use crate::plan::{SelectError, Selector};
+use crate::wire::request::{RateRequest, Triplet, Unresolved};
+use crate::wire::response::ResponseWriter;
 
 /// Per-request options.
 #[derive(Clone, Copy, Debug, Default)]
@@ -86,17 +94,212 @@ impl PriceError {
     }
 }
 
+/// How deep JSON may nest. Socotra policies nest about ten levels; the limit stops a
+/// hostile body from making the parser (or serde's skipping) recurse without bound.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+thread_local! {
+    /// simd-json's scratch buffers (structural indexes, string buffer, stage-2 stack), kept
+    /// per thread so a request reuses them instead of allocating them anew.
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::with_max_depth(64 * 1024, MAX_JSON_DEPTH));
+}
+
 /// Prices the Socotra rating request in `body` (parsed in place, so it is mutated) with the
-/// tenant's `selector`, appending the JSON answer to `out`.
+/// tenant's `selector`, appending the JSON answer to `out`. On error `out` is left as it was.
 pub fn price_request(
     selector: &Selector,
     body: &mut [u8],
     out: &mut Vec<u8>,
     opts: PriceOptions,
 ) -> Result<(), PriceError> {
-    let _ = (selector, body, out, opts);
-    Err(PriceError::Invalid {
-        field: String::new(),
-        message: "pricing is being built".into(),
+    let start_len = out.len();
+    let result = BUFFERS.with(|b| match b.try_borrow_mut() {
+        Ok(mut buffers) => price_with(selector, body, out, opts, &mut buffers),
+        // Re-entrancy cannot happen (pricing calls nothing that prices), but a fresh buffer
+        // set is the safe answer if it ever did.
+        Err(_) => price_with(
+            selector,
+            body,
+            out,
+            opts,
+            &mut Buffers::with_max_depth(body.len(), MAX_JSON_DEPTH),
+        ),
+    });
+    if result.is_err() {
+        out.truncate(start_len);
+    }
+    result
+}
+
+fn price_with(
+    selector: &Selector,
+    body: &mut [u8],
+    out: &mut Vec<u8>,
+    opts: PriceOptions,
+    buffers: &mut Buffers,
+) -> Result<(), PriceError> {
+    let req: RateRequest<'_> =
+        simd_json::serde::from_slice_with_buffers(body, buffers).map_err(json_error)?;
+    let policy = req.policy.as_ref().ok_or_else(|| missing("policy"))?;
+    let triplets = req
+        .policy_exposure_perils
+        .as_deref()
+        .ok_or_else(|| missing("policyExposurePerils"))?;
+    let product = policy
+        .product_name
+        .as_deref()
+        .ok_or_else(|| missing("policy.productName"))?;
+    let tz_name = req
+        .tenant_time_zone
+        .as_deref()
+        .ok_or_else(|| missing("tenantTimeZone"))?;
+    let tz = time_zone(tz_name)?;
+    let anchor_raw = policy
+        .original_contract_start_timestamp
+        .as_deref()
+        .ok_or_else(|| missing("policy.originalContractStartTimestamp"))?;
+    let anchor = epoch_ms(anchor_raw).ok_or_else(|| PriceError::Invalid {
+        field: "policy.originalContractStartTimestamp".into(),
+        message: format!("must be epoch milliseconds, got {:?}", truncate(anchor_raw)),
+    })?;
+    let date = tz.to_datetime(anchor).date();
+    let bound = selector.select(product, date)?;
+    let period = PolicyPeriod {
+        time_zone: &tz,
+        anchor_ms: Some(anchor.as_millisecond()),
+        payment_schedule: policy.payment_schedule_name.as_deref(),
+    };
+    check_unique(triplets)?;
+
+    let mut traces = Vec::new();
+    let mut writer = ResponseWriter::new(out);
+    for (i, t) in triplets.iter().enumerate() {
+        let locator =
+            t.peril_characteristics_locator
+                .as_deref()
+                .ok_or_else(|| PriceError::Invalid {
+                    field: format!("policyExposurePerils[{i}].perilCharacteristicsLocator"),
+                    message: "is missing".into(),
+                })?;
+        let view = policy
+            .resolve(
+                locator,
+                t.exposure_characteristics_locator.as_deref(),
+                t.policy_characteristics_locator.as_deref(),
+            )
+            .map_err(|e| unresolved(e, t, locator))?;
+        let peril = view.peril.name.as_deref().unwrap_or("");
+        let rating_error = |error| PriceError::Rating {
+            locator: locator.to_owned(),
+            peril: peril.to_owned(),
+            error,
+        };
+        let priced = if opts.explain {
+            let mut explain = Explain::default();
+            let priced = rate(bound, peril, &view, &period, &mut explain).map_err(rating_error)?;
+            traces.push((
+                locator.to_owned(),
+                explain.events.iter().map(ToString::to_string).collect(),
+            ));
+            priced
+        } else {
+            rate(bound, peril, &view, &period, &mut NoTrace).map_err(rating_error)?
+        };
+        writer.entry(locator, &priced);
+    }
+    writer.finish(opts.explain.then_some(traces.as_slice()));
+    Ok(())
+}
+
+fn missing(field: &str) -> PriceError {
+    PriceError::Invalid {
+        field: field.to_owned(),
+        message: "is missing".into(),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+fn json_error(e: simd_json::Error) -> PriceError {
+    match e.error() {
+        // serde's own messages name the field ("missing field `name`", "invalid type: ...").
+        ErrorType::Serde(msg) => PriceError::Invalid {
+            field: msg.split('`').nth(1).unwrap_or("").to_owned(),
+            message: msg.clone(),
+        },
+        ErrorType::DepthLimitExceeded => PriceError::Json {
+            offset: e.index(),
+            message: format!("JSON nests deeper than {MAX_JSON_DEPTH} levels"),
+        },
+        other => PriceError::Json {
+            offset: e.index(),
+            message: format!("{other:?}"),
+        },
+    }
+}
+
+fn time_zone(name: &str) -> Result<TimeZone, PriceError> {
+    jiff::tz::db().get(name).map_err(|_| PriceError::Invalid {
+        field: "tenantTimeZone".into(),
+        message: format!("{:?} is not a known IANA time zone", truncate(name)),
     })
+}
+
+fn epoch_ms(raw: &str) -> Option<Timestamp> {
+    Timestamp::from_millisecond(raw.trim().parse().ok()?).ok()
+}
+
+/// Rejects a locator listed twice: the answer is keyed by locator, so a duplicate would make
+/// its JSON ambiguous. Small lists are compared pairwise (no allocation); long ones through a
+/// hash set, so a hostile request cannot make this quadratic.
+fn check_unique(triplets: &[Triplet<'_>]) -> Result<(), PriceError> {
+    fn loc<'t>(t: &'t Triplet<'_>) -> Option<&'t str> {
+        t.peril_characteristics_locator.as_deref()
+    }
+    let dup = if triplets.len() <= 32 {
+        triplets
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| {
+                triplets[..i]
+                    .iter()
+                    .any(|b| loc(a).is_some() && loc(a) == loc(b))
+                    .then(|| loc(a))
+            })
+            .flatten()
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(triplets.len());
+        triplets.iter().filter_map(loc).find(|l| !seen.insert(*l))
+    };
+    match dup {
+        Some(l) => Err(PriceError::Locator {
+            locator: l.to_owned(),
+            message: format!(
+                "perilCharacteristicsLocator {l} is listed more than once in policyExposurePerils"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn unresolved(e: Unresolved, t: &Triplet<'_>, locator: &str) -> PriceError {
+    let message = match e {
+        Unresolved::Peril => format!(
+            "perilCharacteristicsLocator {locator} is not a peril characteristic of the policy"
+        ),
+        Unresolved::Exposure => format!(
+            "exposureCharacteristicsLocator {} (for peril characteristic {locator}) is not a characteristic of its exposure",
+            t.exposure_characteristics_locator.as_deref().unwrap_or("")
+        ),
+        Unresolved::Policy => format!(
+            "policyCharacteristicsLocator {} (for peril characteristic {locator}) is not a characteristic of the policy",
+            t.policy_characteristics_locator.as_deref().unwrap_or("")
+        ),
+    };
+    PriceError::Locator {
+        locator: locator.to_owned(),
+        message,
+    }
 }

@@ -7,9 +7,13 @@
 mod error;
 mod input;
 pub mod proration;
+mod rate;
 mod rounding;
+mod trace;
 
 pub use error::RatingError;
 pub use input::{Builtin, InputSource, Level, Source, Value};
 pub use proration::{Duration, Method, ProrationError};
+pub use rate::{Commission, PolicyPeriod, Priced, rate};
 pub use rounding::{Rounding, RoundingMode};
+pub use trace::{Explain, NoTrace, TraceEvent, Tracer};

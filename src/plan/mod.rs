@@ -22,7 +22,8 @@ use jiff::civil::Date;
 use rust_decimal::Decimal;
 
 pub use error::{PlanError, PlanErrors};
-pub use load::{load_dir, load_plan};
+pub(crate) use load::parse_value;
+pub use load::{PLAN_FILE, load_dir, load_plan};
 pub use select::{ProductMapping, SelectError, Selector};
 pub use table::{Lookup, Table};
 
