@@ -130,16 +130,17 @@ fn rate(plan: &str, explain: bool, request: &Path) -> anyhow::Result<ExitCode> {
 /// Prints the explain trace as text, then the answer without it.
 fn print_explain(out: &[u8]) -> anyhow::Result<()> {
     let v: serde_json::Value = serde_json::from_slice(out)?;
+    let mut stdout = std::io::stdout().lock();
     if let Some(traces) = v.get("explain").and_then(|e| e.as_object()) {
         for (locator, lines) in traces {
-            println!("peril characteristic {locator}");
+            writeln!(stdout, "peril characteristic {locator}")?;
             for line in lines.as_array().into_iter().flatten() {
-                println!("  {}", line.as_str().unwrap_or_default());
+                writeln!(stdout, "  {}", line.as_str().unwrap_or_default())?;
             }
         }
     }
     let answer =
         serde_json::json!({ "pricedPerilCharacteristics": v["pricedPerilCharacteristics"] });
-    println!("answer {answer}");
+    writeln!(stdout, "answer {answer}")?;
     Ok(())
 }

@@ -137,6 +137,18 @@ impl Table {
     }
 }
 
+/// The 1-based line a record starting at byte `offset` is on. The csv crate's own line count
+/// is off by one after a CRLF line end (the `\n` is counted as the next record's start), so
+/// lines are counted from the bytes: skip the line-end bytes the offset may point at, count
+/// the newlines before.
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    let mut at = offset.min(bytes.len());
+    while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
+        at += 1;
+    }
+    bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
 fn find_band(bands: &[Band], d: Decimal) -> Option<&Band> {
     // Bands are sorted and disjoint: the candidate is the last band starting at or below d.
     let idx = bands.partition_point(|b| b.from.is_none_or(|f| f <= d));
@@ -224,12 +236,16 @@ pub fn load_table(
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e
+                    .position()
+                    .map_or(0, |p| line_of(&bytes, p.byte() as usize));
                 errors.push(err(line, 0, format!("bad CSV row: {e}")));
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record
+            .position()
+            .map_or(0, |p| line_of(&bytes, p.byte() as usize));
         if record.iter().all(str::is_empty) {
             continue; // spreadsheets leave blank lines at the end
         }
