@@ -273,3 +273,39 @@ fn known_differences_are_half_cent_ties() {
         assert!(round.ends_with(ours), "{round}");
     }
 }
+
+/// The homeowners plan's golden cases: requests beside hand-computed answers (the arithmetic
+/// is in each expected file's `why`).
+#[test]
+fn homeowners_golden_cases() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/homeowners");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let Some(stem) = name.strip_suffix(".request.json") else {
+            continue;
+        };
+        n += 1;
+        let expected: Value = serde_json::from_slice(
+            &std::fs::read(dir.join(format!("{stem}.expected.json"))).unwrap(),
+        )
+        .unwrap();
+        let got = price("homeowners", &path);
+        if let Some(err) = expected.get("error") {
+            let e = got.expect_err(stem);
+            assert_eq!(e.code(), err["code"], "{stem}: {e}");
+            assert!(
+                e.to_string().contains(err["table"].as_str().unwrap()),
+                "{stem}: {e}"
+            );
+            continue;
+        }
+        let got = got.unwrap_or_else(|e| panic!("{stem}: {e}"));
+        assert_eq!(
+            got["pricedPerilCharacteristics"], expected["pricedPerilCharacteristics"],
+            "{stem}"
+        );
+    }
+    assert!(n >= 4, "found {n} homeowners cases");
+}

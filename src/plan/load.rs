@@ -4,7 +4,7 @@
 //! first), each located by file, line and column: unknown inputs or tables, bad decimals,
 //! duplicate keys, overlapping or missing bands, rounding rules that make no sense.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -194,11 +194,12 @@ impl Cx<'_> {
             .enumerate()
             .map(|(i, d)| (&*d.name, i))
             .collect();
-        let (tables, table_ids) = self.tables(&raw, &inputs, &input_ids);
+        let (tables, table_ids, failed_tables) = self.tables(&raw, &inputs, &input_ids);
         let names = Names {
             inputs: &inputs,
             input_ids: &input_ids,
             table_ids: &table_ids,
+            failed_tables: &failed_tables,
         };
         let technical = self.technical(&raw);
         let mut perils = Vec::new();
@@ -462,12 +463,11 @@ impl Cx<'_> {
         raw: &RawPlan,
         inputs: &[InputDef],
         input_ids: &BTreeMap<&str, InputId>,
-    ) -> (
-        Vec<super::Table>,
-        BTreeMap<String, (TableId, Box<[InputId]>)>,
-    ) {
+    ) -> (Vec<super::Table>, TableIds, BTreeSet<String>) {
         let mut tables = Vec::new();
         let mut ids = BTreeMap::new();
+        // Tables whose own errors are already reported: steps naming them add no second error.
+        let mut failed = BTreeSet::new();
         for (name, t) in &raw.tables {
             let mut decls = Vec::new();
             let mut key_inputs = Vec::new();
@@ -507,6 +507,7 @@ impl Cx<'_> {
                 continue;
             }
             if !ok {
+                failed.insert(name.get_ref().clone());
                 continue;
             }
             match load_table(
@@ -523,10 +524,13 @@ impl Cx<'_> {
                     );
                     tables.push(table);
                 }
-                Err(errs) => self.errors.extend(errs),
+                Err(errs) => {
+                    self.errors.extend(errs);
+                    failed.insert(name.get_ref().clone());
+                }
             }
         }
-        (tables, ids)
+        (tables, ids, failed)
     }
 
     fn key<'k>(
@@ -757,6 +761,9 @@ impl Cx<'_> {
         }
         if let Some(t) = table {
             let Some((id, keys)) = names.table_ids.get(t.get_ref().as_str()) else {
+                if names.failed_tables.contains(t.get_ref()) {
+                    return None;
+                }
                 let known: Vec<&str> = names.table_ids.keys().map(String::as_str).collect();
                 self.err(
                     t,
@@ -925,10 +932,14 @@ impl Cx<'_> {
     }
 }
 
+/// Table name -> its index and the inputs feeding its keys.
+type TableIds = BTreeMap<String, (TableId, Box<[InputId]>)>;
+
 struct Names<'a> {
     inputs: &'a [InputDef],
     input_ids: &'a BTreeMap<&'a str, InputId>,
     table_ids: &'a BTreeMap<String, (TableId, Box<[InputId]>)>,
+    failed_tables: &'a BTreeSet<String>,
 }
 
 /// Parses a raw value as an input type; `None` when it does not fit.
