@@ -14,6 +14,6 @@ mod trace;
 pub use error::RatingError;
 pub use input::{Builtin, InputSource, Level, Source, Value};
 pub use proration::{Duration, Method, ProrationError};
-pub use rate::{Commission, PolicyPeriod, Priced, rate};
+pub use rate::{Commission, MAX_AMOUNT, PolicyPeriod, Priced, rate};
 pub use rounding::{Rounding, RoundingMode};
 pub use trace::{Explain, NoTrace, TraceEvent, Tracer};

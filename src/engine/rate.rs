@@ -51,6 +51,18 @@ pub struct Priced<'p> {
     pub commissions: Option<SmallVec<[Commission<'p>; 2]>>,
 }
 
+/// The largest amount (in magnitude) a premium, an operand or an intermediate result may
+/// reach. `Decimal` keeps 28 significant digits and silently rounds fractional digits past
+/// them, so unbounded amounts could lose cents without any operation "overflowing". Below
+/// 10^15 at least 13 fractional digits stay exact, which is far more than rounding to cents
+/// needs; anything larger is an [`RatingError::Overflow`], never a premium.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
+
+/// Checks an amount against [`MAX_AMOUNT`].
+fn bounded(x: Decimal) -> Option<Decimal> {
+    (x.abs() <= MAX_AMOUNT).then_some(x)
+}
+
 /// Input values of one peril, indexed by `InputId`; `None` = not read or absent.
 type Values<'s> = SmallVec<[Option<Value<'s>>; 16]>;
 
@@ -107,15 +119,15 @@ pub fn rate<'p, S: InputSource, T: Tracer>(
                 .ok_or_else(|| overflow(peril, "yearlyTechnicalPremium"))?;
             Some(round("yearlyTechnicalPremium", x, tracer)?)
         }
-        Some(Technical::Calc) => {
-            let tech = calc
-                .technical
-                .as_deref()
-                .ok_or_else(|| overflow(peril, "technical steps"))?;
-            resolve(bound, tech, src, &mut values, tracer)?;
-            let x = run(plan, peril, tech, &values, tracer)?;
-            Some(round("yearlyTechnicalPremium", x, tracer)?)
-        }
+        // The loader gives every calculation its technical steps when the plan asks for them.
+        Some(Technical::Calc) => match calc.technical.as_deref() {
+            Some(tech) => {
+                resolve(bound, tech, src, &mut values, tracer)?;
+                let x = run(plan, peril, tech, &values, tracer)?;
+                Some(round("yearlyTechnicalPremium", x, tracer)?)
+            }
+            None => None,
+        },
     };
     let exact = if plan.outputs.exact {
         let years = period_years(plan, src, period, tracer)?;
@@ -285,7 +297,15 @@ fn apply<T: Tracer>(
     values: &Values<'_>,
     tracer: &mut T,
 ) -> Result<Decimal, RatingError> {
-    let of = |operand: &Operand, tracer: &mut T| operand_value(plan, operand, values, tracer);
+    let of = |operand: &Operand, tracer: &mut T| {
+        let v = operand_value(plan, operand, values, tracer)?;
+        bounded(v).ok_or_else(|| RatingError::Overflow {
+            step: format!(
+                "peril `{peril}` {}: operand {v} exceeds {MAX_AMOUNT}",
+                step.label
+            ),
+        })
+    };
     let oflow = || RatingError::Overflow {
         step: format!("peril `{peril}` {}", step.label),
     };
@@ -350,6 +370,7 @@ fn apply<T: Tracer>(
             (premium.min(a), T::ON.then(|| format!("at most {a}")))
         }
     };
+    let next = bounded(next).ok_or_else(oflow)?;
     if T::ON {
         tracer.record(TraceEvent::Step {
             label: step.label.to_string(),
@@ -464,4 +485,14 @@ fn period_years<S: InputSource, T: Tracer>(
         });
     }
     Ok(d.years)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_amount_is_ten_to_the_fifteenth() {
+        assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000_000i64));
+    }
 }

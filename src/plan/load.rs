@@ -207,9 +207,9 @@ impl Cx<'_> {
         for (name, peril) in &raw.perils {
             let calc = self.calc(&names, name.get_ref(), &peril.steps);
             let tech = match (&technical, &peril.technical_steps) {
-                (Some(Technical::Calc), Some(steps)) => self
-                    .calc(&names, name.get_ref(), steps)
-                    .map(|c| Box::new(c)),
+                (Some(Technical::Calc), Some(steps)) => {
+                    self.calc(&names, name.get_ref(), steps).map(Box::new)
+                }
                 (Some(Technical::Calc), None) => {
                     self.err(
                         name,
@@ -655,7 +655,6 @@ impl Cx<'_> {
                 false,
             )
         };
-        let first_given = s.value.is_some() || s.input.is_some() || s.table.is_some();
         let step_kind = match op {
             "base" | "add" => {
                 let a = self.operand(names, step, (&s.value, &s.input, &s.table), uses, true)??;
@@ -727,7 +726,6 @@ impl Cx<'_> {
             self.err(step, "`over` only goes with `op = \"add_excess\"`");
             return None;
         }
-        let _ = first_given;
         Some(CalcStep {
             step: step_kind,
             when,
@@ -740,11 +738,7 @@ impl Cx<'_> {
         &mut self,
         names: &Names<'_>,
         step: &Spanned<RawStep>,
-        (value, input, table): (
-            &Option<Spanned<String>>,
-            &Option<Spanned<String>>,
-            &Option<Spanned<String>>,
-        ),
+        (value, input, table): OperandFields<'_>,
         uses: &mut Vec<InputId>,
         required: bool,
     ) -> Option<Option<Operand>> {
@@ -931,6 +925,13 @@ impl Cx<'_> {
         Some(Cond::Cmp(id, op, self.decimal(v, "comparison value")?))
     }
 }
+
+/// An operand's three spellings in a step: `value`, `input`, `table` (or their `times_` forms).
+type OperandFields<'s> = (
+    &'s Option<Spanned<String>>,
+    &'s Option<Spanned<String>>,
+    &'s Option<Spanned<String>>,
+);
 
 /// Table name -> its index and the inputs feeding its keys.
 type TableIds = BTreeMap<String, (TableId, Box<[InputId]>)>;

@@ -364,6 +364,9 @@ pub fn load_table(
     })
 }
 
+/// A parsed row as the index builder sees it: (line, key cells, value).
+type RowRef<'a> = (usize, &'a [Cell], Decimal);
+
 #[derive(Clone, Debug, PartialEq)]
 enum Cell {
     Text(Box<str>),
@@ -395,7 +398,7 @@ fn build(
         return Node::Leaf(Row { value, line });
     };
     // Group rows by this column's cell, keeping file order.
-    let mut groups: Vec<(&Cell, Vec<(usize, &[Cell], Decimal)>)> = Vec::new();
+    let mut groups: Vec<(&Cell, Vec<RowRef<'_>>)> = Vec::new();
     for row in rows {
         let cell = &row.1[depth];
         match groups.iter_mut().find(|(c, _)| *c == cell) {
@@ -417,7 +420,7 @@ fn build(
         ),
         KeyKind::Number => {
             // Numeric keys `35` and `35.0` are the same key: merge groups by value.
-            let mut map: HashMap<Decimal, Vec<(usize, &[Cell], Decimal)>> = HashMap::new();
+            let mut map: HashMap<Decimal, Vec<RowRef<'_>>> = HashMap::new();
             for (cell, g) in groups {
                 let Cell::Number(d) = cell else {
                     unreachable!("number column holds numbers")
