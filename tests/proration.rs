@@ -6,6 +6,8 @@
 //! leap days, DST); the properties check the structural promises the rest of the engine
 //! relies on (additivity over adjacent periods, monotonicity, a year is a year).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -17,7 +19,6 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
 
-const FIXTURES: &str = "/work/shared/socotra/fixtures";
 const DAY: i64 = 86_400_000;
 const HOUR: i64 = 3_600_000;
 
@@ -153,7 +154,7 @@ fn round_cents(x: Decimal) -> Decimal {
 /// `years` in every `NNN.personal-auto.json` matches ours to 1e-9 relative.
 #[test]
 fn golden_rating_variants_years_match_reference() {
-    let dir = Path::new(FIXTURES).join("rating-variants");
+    let dir = support::fixtures().join("rating-variants");
     let mut checked = 0;
     let mut failures = Vec::new();
     for (n, path) in numbered(&dir, ".request.json") {
@@ -185,8 +186,8 @@ fn golden_rating_variants_years_match_reference() {
 /// `exactPremium` = 1.25 * years rounded half-up to cents.
 #[test]
 fn golden_reference_exact_premiums_match() {
-    let variants = Path::new(FIXTURES).join("rating-variants");
-    let ec = Path::new(FIXTURES).join("rating-ec");
+    let variants = support::fixtures().join("rating-variants");
+    let ec = support::fixtures().join("rating-ec");
     let mut pairs: Vec<(PathBuf, PathBuf)> = numbered(&variants, ".request.json")
         .into_iter()
         .map(|(n, req)| (req, variants.join(format!("{n}.reference.json"))))

@@ -6,8 +6,12 @@ use std::sync::Arc;
 
 use rater::plan::{Plan, load_plan};
 
-/// `../shared/socotra/fixtures`, found from the crate root (CI clones the repo beside `shared/`).
+/// `$SOCOTRA_FIXTURES`, else `../shared/socotra/fixtures` from the crate root (CI clones the
+/// repository beside `shared/`).
 pub fn fixtures() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SOCOTRA_FIXTURES") {
+        return PathBuf::from(dir);
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
         root.join("../shared/socotra/fixtures"),
