@@ -117,11 +117,8 @@ impl StateSource {
 impl FetchState for StateSource {
     fn fetch<'a>(&'a self, key: &'a TenantKey) -> FetchFuture<'a> {
         match self {
-            StateSource::Remote(c) => Box::pin(c.fetch(key)),
-            StateSource::Local(l) => {
-                let state = l.get(key);
-                Box::pin(async move { state })
-            }
+            StateSource::Remote(c) => c.fetch_state(key),
+            StateSource::Local(l) => l.fetch(key),
         }
     }
 
@@ -130,5 +127,28 @@ impl FetchState for StateSource {
             StateSource::Remote(_) => None,
             StateSource::Local(_) => Some(DEMO_KEY),
         }
+    }
+}
+
+impl FetchState for StateClient {
+    fn fetch<'a>(&'a self, key: &'a TenantKey) -> FetchFuture<'a> {
+        self.fetch_state(key)
+    }
+}
+
+impl StateClient {
+    fn fetch_state<'a>(&'a self, key: &'a TenantKey) -> FetchFuture<'a> {
+        Box::pin(StateClient::fetch(self, key))
+    }
+}
+
+impl FetchState for LocalState {
+    fn fetch<'a>(&'a self, key: &'a TenantKey) -> FetchFuture<'a> {
+        let state = self.get(key);
+        Box::pin(async move { state })
+    }
+
+    fn default_key(&self) -> Option<&str> {
+        Some(DEMO_KEY)
     }
 }
