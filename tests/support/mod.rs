@@ -76,6 +76,20 @@ pub fn spawn_ticker() {
     });
 }
 
+/// Moves a paused clock forward by `d` in 50 ms steps, letting IO and tasks run between
+/// steps. A single `advance(d)` jumps over in-flight socket IO, so a fetch that would take
+/// 20 ms can "time out" when `d` is longer than the client timeout.
+pub async fn pass_time(d: Duration) {
+    let step = Duration::from_millis(50);
+    let mut left = d;
+    while !left.is_zero() {
+        let now = left.min(step);
+        tokio::time::advance(now).await;
+        tokio::task::yield_now().await;
+        left -= now;
+    }
+}
+
 /// Polls `cond` (letting other tasks and, under a paused clock, time move in 1 ms steps)
 /// until it holds; panics after `limit` of tokio time.
 pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) {
