@@ -12,14 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rater::plan::PlanSet;
-use rater::tenant::{
-    CacheConfig, SecretPolicy, StateSource, Tenant, TenantCache, TenantError,
-};
+use rater::tenant::{CacheConfig, SecretPolicy, StateSource, Tenant, TenantCache, TenantError};
 use support::{Mode, StateApi, cache, config, eventually, spawn_ticker, state};
 use tokio::time::{Instant, advance};
 
 fn tenant_name(t: &Tenant) -> &str {
-    t.settings.plain("tenant").expect("the fixture sets `tenant`")
+    t.settings
+        .plain("tenant")
+        .expect("the fixture sets `tenant`")
 }
 
 /// 1,000 concurrent first requests for one key make exactly one State API call, and all
@@ -69,7 +69,11 @@ async fn stale_entry_answers_at_once_and_refreshes_once() {
         let t = cache.get(Some("k")).await.unwrap();
         assert_eq!(tenant_name(&t), "old");
     }
-    assert_eq!(start.elapsed(), Duration::ZERO, "stale answers must not wait");
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "stale answers must not wait"
+    );
     assert_eq!(cache.stats().snapshot().stale_served, 100);
 
     eventually(Duration::from_secs(3), || api.calls("k") == 2).await;
@@ -145,9 +149,15 @@ async fn unknown_key_is_negative_cached_then_expires() {
     spawn_ticker();
     let api = StateApi::start().await;
     let cache = cache(&api, config());
-    assert_eq!(cache.get(Some("ghost")).await.err(), Some(TenantError::UnknownKey));
+    assert_eq!(
+        cache.get(Some("ghost")).await.err(),
+        Some(TenantError::UnknownKey)
+    );
     for _ in 0..50 {
-        assert_eq!(cache.get(Some("ghost")).await.err(), Some(TenantError::UnknownKey));
+        assert_eq!(
+            cache.get(Some("ghost")).await.err(),
+            Some(TenantError::UnknownKey)
+        );
     }
     assert_eq!(api.calls("ghost"), 1);
     assert_eq!(cache.stats().snapshot().negative_hits, 50);
@@ -155,9 +165,15 @@ async fn unknown_key_is_negative_cached_then_expires() {
     // The tenant appears; after the negative TTL it is found.
     api.put("ghost", state("ghost"));
     advance(Duration::from_secs(9)).await;
-    assert_eq!(cache.get(Some("ghost")).await.err(), Some(TenantError::UnknownKey));
+    assert_eq!(
+        cache.get(Some("ghost")).await.err(),
+        Some(TenantError::UnknownKey)
+    );
     advance(Duration::from_secs(2)).await;
-    assert_eq!(tenant_name(&cache.get(Some("ghost")).await.unwrap()), "ghost");
+    assert_eq!(
+        tenant_name(&cache.get(Some("ghost")).await.unwrap()),
+        "ghost"
+    );
     assert_eq!(api.calls("ghost"), 2);
 }
 
@@ -197,7 +213,17 @@ async fn invalid_keys_never_reach_upstream() {
     let api = StateApi::start().await;
     let cache = cache(&api, config());
     let long = "k".repeat(257);
-    for bad in ["", " ", "a b", "a\tb", "a\nb", "\u{0}", ".", "..", long.as_str()] {
+    for bad in [
+        "",
+        " ",
+        "a b",
+        "a\tb",
+        "a\nb",
+        "\u{0}",
+        ".",
+        "..",
+        long.as_str(),
+    ] {
         assert_eq!(
             cache.get(Some(bad)).await.err(),
             Some(TenantError::InvalidKey),
@@ -344,7 +370,10 @@ async fn local_mode_serves_the_demo_tenants() {
     );
     let reference = cache.get(Some("reference-demo")).await.unwrap();
     assert_eq!(reference.rate_plan(), Some("socotra-reference"));
-    assert_eq!(cache.get(Some("nobody")).await.err(), Some(TenantError::UnknownKey));
+    assert_eq!(
+        cache.get(Some("nobody")).await.err(),
+        Some(TenantError::UnknownKey)
+    );
     assert!(Arc::ptr_eq(&demo, &cache.get(Some("demo")).await.unwrap()));
 }
 
@@ -378,5 +407,8 @@ fn bad_local_file_fails_at_start() {
         &config().client,
     )
     .unwrap_err();
-    assert!(err.to_string().contains("/nonexistent/tenants.json"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/tenants.json"),
+        "{err}"
+    );
 }

@@ -29,9 +29,14 @@ async fn builds_one_segment_urls_with_one_slash() {
     api.put(odd, state("odd"));
     for base in [api.url(), format!("{}/", api.url())] {
         let doc = client(&base).fetch(&key(odd)).await.expect("state");
-        assert_eq!(doc.tenant_host_name.as_deref(), Some("odd-configeditor.example"));
+        assert_eq!(
+            doc.tenant_host_name.as_deref(),
+            Some("odd-configeditor.example")
+        );
     }
-    let _ = client(&format!("{}/api/", api.url())).fetch(&key("x")).await;
+    let _ = client(&format!("{}/api/", api.url()))
+        .fetch(&key("x"))
+        .await;
     assert_eq!(
         api.paths(),
         [
@@ -53,7 +58,10 @@ async fn builds_one_segment_urls_with_one_slash() {
 async fn not_found_is_unknown_key() {
     let api = StateApi::start().await;
     let c = client(&api.url());
-    assert_eq!(c.fetch(&key("nobody")).await.err(), Some(FetchError::UnknownKey));
+    assert_eq!(
+        c.fetch(&key("nobody")).await.err(),
+        Some(FetchError::UnknownKey)
+    );
     api.put("k", state("k"));
     api.set_mode(Mode::UnknownKey);
     assert_eq!(c.fetch(&key("k")).await.err(), Some(FetchError::UnknownKey));
@@ -113,7 +121,10 @@ async fn oversized_is_malformed() {
         chunked: true,
     });
     let err = c.fetch(&key("k")).await.unwrap_err();
-    assert!(matches!(err, FetchError::Malformed(MalformedState::Json { .. })), "{err:?}");
+    assert!(
+        matches!(err, FetchError::Malformed(MalformedState::Json { .. })),
+        "{err:?}"
+    );
 }
 
 /// A State API that never answers (or would answer after 30 s) trips our total timeout,
@@ -129,7 +140,11 @@ async fn hang_trips_our_timeout_not_theirs() {
         let start = Instant::now();
         let err = c.fetch(&key("k")).await.unwrap_err();
         let took = start.elapsed();
-        assert_eq!(err, FetchError::Upstream(UpstreamError::Timeout), "{mode:?}");
+        assert_eq!(
+            err,
+            FetchError::Upstream(UpstreamError::Timeout),
+            "{mode:?}"
+        );
         assert!(
             took >= Duration::from_millis(2000) && took < Duration::from_millis(2100),
             "{mode:?} took {took:?}"

@@ -77,7 +77,10 @@ fn check_own(t: &Tenant, key: &str) -> Result<(), TestCaseError> {
         .selector
         .select("personal-auto", jiff::civil::date(2024, 6, 1))
         .err();
-    prop_assert_eq!(selected, Some(SelectError::UnknownPlan(format!("plan-of-{name}"))));
+    prop_assert_eq!(
+        selected,
+        Some(SelectError::UnknownPlan(format!("plan-of-{name}")))
+    );
     Ok(())
 }
 

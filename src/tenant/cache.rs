@@ -92,9 +92,14 @@ enum SlotState {
     Loading(watch::Receiver<Option<Outcome>>),
     Ready(Ready),
     /// The State API answered 404.
-    Unknown { until: Instant },
+    Unknown {
+        until: Instant,
+    },
     /// The last fetch failed and nothing usable is cached.
-    Failed { until: Instant, reason: String },
+    Failed {
+        until: Instant,
+        reason: String,
+    },
 }
 
 struct Ready {
@@ -411,7 +416,12 @@ impl Inner {
     }
 
     /// Runs the single fetch for a loading entry and publishes its outcome.
-    fn spawn_fetch(self: &Arc<Self>, key: TenantKey, generation: u64, tx: watch::Sender<Option<Outcome>>) {
+    fn spawn_fetch(
+        self: &Arc<Self>,
+        key: TenantKey,
+        generation: u64,
+        tx: watch::Sender<Option<Outcome>>,
+    ) {
         let inner = self.clone();
         tokio::spawn(async move {
             let mut guard = AbandonGuard {
@@ -423,7 +433,10 @@ impl Inner {
             let result = inner.fetch_tenant(&key).await;
             let now = Instant::now();
             let (state, outcome) = match result {
-                Ok(tenant) => (SlotState::Ready(Ready::new(tenant.clone(), now)), Ok(tenant)),
+                Ok(tenant) => (
+                    SlotState::Ready(Ready::new(tenant.clone(), now)),
+                    Ok(tenant),
+                ),
                 Err(FetchError::UnknownKey) => (
                     SlotState::Unknown {
                         until: now + inner.config.negative_ttl,
@@ -467,7 +480,9 @@ impl Inner {
             let result = inner.fetch_tenant(&key).await;
             let now = Instant::now();
             match result {
-                Ok(tenant) => inner.replace(&key, generation, SlotState::Ready(Ready::new(tenant, now))),
+                Ok(tenant) => {
+                    inner.replace(&key, generation, SlotState::Ready(Ready::new(tenant, now)))
+                }
                 Err(FetchError::UnknownKey) => {
                     // 404 is the platform's answer that the tenant is gone (app stopped):
                     // stop serving it.

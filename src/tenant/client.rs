@@ -33,11 +33,17 @@ impl StateClient {
         let url = reqwest::Url::parse(base).map_err(|_| bad("not a URL"))?;
         match url.scheme() {
             "http" => {}
-            "https" => return Err(bad("https is not supported: the State API is cluster-internal http and this build has no TLS")),
+            "https" => {
+                return Err(bad(
+                    "https is not supported: the State API is cluster-internal http and this build has no TLS",
+                ));
+            }
             _ => return Err(bad("the scheme must be http")),
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(bad("a query or fragment cannot be joined with /state/{key}"));
+            return Err(bad(
+                "a query or fragment cannot be joined with /state/{key}",
+            ));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
@@ -112,4 +118,3 @@ fn classify(e: reqwest::Error) -> FetchError {
     };
     kind.into()
 }
-

@@ -119,7 +119,11 @@ pub struct BadVar {
 
 impl fmt::Display for BadVar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={:?}: expected {}", self.var, self.value, self.expected)
+        write!(
+            f,
+            "{}={:?}: expected {}",
+            self.var, self.value, self.expected
+        )
     }
 }
 
@@ -182,8 +186,7 @@ impl CacheConfig {
         let ms = Duration::from_millis;
         let d = CacheConfig::default();
         let ttl = read(ENV_TTL_SECS, 1, SECS).map_or(d.ttl, secs);
-        let stale_if_error =
-            read(ENV_STALE_IF_ERROR_SECS, 0, SECS0).map_or(d.stale_if_error, secs);
+        let stale_if_error = read(ENV_STALE_IF_ERROR_SECS, 0, SECS0).map_or(d.stale_if_error, secs);
         let negative_ttl = read(ENV_NEGATIVE_TTL_SECS, 0, SECS0).map_or(d.negative_ttl, secs);
         let error_backoff = read(ENV_ERROR_BACKOFF_MS, 1, MS).map_or(d.error_backoff, ms);
         let max_tenants = read(ENV_MAX_TENANTS, 1, COUNT)

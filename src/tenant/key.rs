@@ -182,7 +182,10 @@ mod tests {
     fn encodes_as_one_segment() {
         let key = TenantKey::parse("a/b?c#d%e+é").unwrap();
         assert_eq!(key.path_segment(), "a%2Fb%3Fc%23d%25e%2B%C3%A9");
-        assert_eq!(TenantKey::parse("Ab-1._~").unwrap().path_segment(), "Ab-1._~");
+        assert_eq!(
+            TenantKey::parse("Ab-1._~").unwrap().path_segment(),
+            "Ab-1._~"
+        );
     }
 
     #[test]

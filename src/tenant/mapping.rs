@@ -83,13 +83,19 @@ mod tests {
         let policy = "$[?(@.name=='p')].policyConfiguration.fields[?(@.name=='channel')]";
         assert_eq!(source_of_path(policy), Ok(field(Level::Policy, "channel")));
         let holder = "policyholder.fields[?(@.name=='last_name')]";
-        assert_eq!(source_of_path(holder), Ok(field(Level::Policy, "last_name")));
+        assert_eq!(
+            source_of_path(holder),
+            Ok(field(Level::Policy, "last_name"))
+        );
     }
 
     #[test]
     fn rejects_what_is_not_a_field_path() {
         assert_eq!(source_of_path("$.foo.bar"), Err(PathError::NoFieldName));
-        assert_eq!(source_of_path("fields[?(@.name=='')]"), Err(PathError::EmptyFieldName));
+        assert_eq!(
+            source_of_path("fields[?(@.name=='')]"),
+            Err(PathError::EmptyFieldName)
+        );
         assert_eq!(
             source_of_path("$.exposures[?(@.name=='vehicle')]"),
             Err(PathError::NotAField)

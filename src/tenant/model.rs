@@ -191,8 +191,10 @@ mod tests {
 
     #[test]
     fn wraps_secrets_and_keeps_plain_settings() {
-        let state = doc(r#"{"token":"jwt-123","settings":{"ratePlan":"personal-auto",
-            "apiKey":"k-999","db-password":"pw-1","week":"WED"}}"#);
+        let state = doc(
+            r#"{"token":"jwt-123","settings":{"ratePlan":"personal-auto",
+            "apiKey":"k-999","db-password":"pw-1","week":"WED"}}"#,
+        );
         let t = Tenant::resolve(
             KeyHash::of("k"),
             state,

@@ -55,7 +55,9 @@ pub struct StateApi {
 impl StateApi {
     /// Binds `127.0.0.1:0` and serves until the runtime ends.
     pub async fn start() -> StateApi {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("bound address");
         let shared = Arc::new(Mutex::new(Shared::default()));
         let api = StateApi {
@@ -147,7 +149,10 @@ async fn handle(
     };
     let normal = |state: Option<String>| match state {
         Some(body) => respond(StatusCode::OK, TestBody::full(body)),
-        None => respond(StatusCode::NOT_FOUND, TestBody::full(r#"{"error":"not found"}"#)),
+        None => respond(
+            StatusCode::NOT_FOUND,
+            TestBody::full(r#"{"error":"not found"}"#),
+        ),
     };
     let response = match mode {
         Mode::Normal => normal(state),
