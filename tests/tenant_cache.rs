@@ -412,3 +412,14 @@ fn bad_local_file_fails_at_start() {
         "{err}"
     );
 }
+
+/// `SMP_STATE_API` set but empty is a start-up error, never a silent switch to local mode.
+#[test]
+fn empty_state_api_is_an_error() {
+    let err = StateSource::from_lookup(
+        local_lookup(&[("SMP_STATE_API", " ".into())]),
+        &config().client,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("SMP_STATE_API"), "{err}");
+}

@@ -78,14 +78,20 @@ pub enum StateSource {
 }
 
 impl StateSource {
-    /// Picks the source from the environment: the State API when `SMP_STATE_API` is set,
-    /// else the local file (`RATER_LOCAL_STATE`, default [`DEFAULT_LOCAL_STATE`]), loaded and
+    /// Picks the source from the environment: the State API when `SMP_STATE_API` is set
+    /// (set but empty is an error), else the local file (`RATER_LOCAL_STATE`, default [`DEFAULT_LOCAL_STATE`]), loaded and
     /// checked now so a bad file fails start-up.
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
         client: &ClientConfig,
     ) -> Result<StateSource, TenantConfigError> {
-        match lookup(ENV_STATE_API).filter(|v| !v.trim().is_empty()) {
+        match lookup(ENV_STATE_API) {
+            // Set but empty is a broken deployment, not a request for local mode: falling
+            // back to the demo tenant there would answer real traffic with demo state.
+            Some(base) if base.trim().is_empty() => Err(TenantConfigError::StateApiUrl {
+                url: base,
+                reason: "it is set but empty (unset it for local mode)",
+            }),
             Some(base) => Ok(StateSource::Remote(StateClient::new(base.trim(), client)?)),
             None => {
                 let path = lookup(ENV_LOCAL_STATE)
