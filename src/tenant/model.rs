@@ -1,0 +1,281 @@
+//! The resolved tenant: [`Tenant`] (settings with secrets wrapped, product mappings as
+//! engine [`Source`](crate::engine::Source)s, the plan [`Selector`]) built once from a
+//! [`StateDoc`] per fetch, and shared read-only by every request through an `Arc`.
+
+use std::fmt;
+
+use super::key::KeyHash;
+use super::mapping::{POLICYHOLDERS, source_of_path};
+use super::secret::{Secret, SecretPolicy};
+use super::state::StateDoc;
+use crate::plan::{PlanSet, ProductMapping, Selector};
+
+/// The setting that names the plan pricing every product of a tenant.
+pub const RATE_PLAN_SETTING: &str = "ratePlan";
+
+/// A tenant's state, resolved against the loaded plans. Shared read-only by requests.
+#[derive(Debug)]
+pub struct Tenant {
+    /// Which plan prices which product for this tenant: resolved here, once per fetch.
+    pub selector: Selector,
+    /// The short hash of the tenant's key, for logs (never the key).
+    pub key_hash: KeyHash,
+    /// `settings`, secrets wrapped.
+    pub settings: Settings,
+    /// The rating mappings (policyholder mappings and unreadable paths left out), as given to
+    /// [`Selector::resolve`].
+    pub mappings: Vec<ProductMapping>,
+    /// `socotraApiUrl`.
+    pub socotra_api_url: Option<Box<str>>,
+    /// `tenantHostName`.
+    pub tenant_host_name: Option<Box<str>>,
+    /// `token`, for calling the tenant's Socotra API.
+    pub token: Option<Secret>,
+    /// What was wrong in the state but did not stop the tenant from being usable.
+    pub warnings: Vec<String>,
+}
+
+impl Tenant {
+    /// Resolves fetched state: classifies settings, reads mapping paths, selects plans.
+    ///
+    /// Never fails: an unreadable mapping becomes a warning and a bad `ratePlan` becomes the
+    /// [`Selector`]'s error for each request, so one bad value cannot take a tenant down.
+    pub fn resolve(
+        key_hash: KeyHash,
+        doc: StateDoc,
+        plans: &PlanSet,
+        secrets: &SecretPolicy,
+    ) -> Tenant {
+        let mut warnings = doc.warnings;
+        let settings = Settings {
+            entries: doc
+                .settings
+                .into_iter()
+                .map(|(name, value)| {
+                    let value = if secrets.is_secret(&name) {
+                        SettingValue::Secret(value)
+                    } else {
+                        SettingValue::Plain(value.expose().into())
+                    };
+                    (name.into_boxed_str(), value)
+                })
+                .collect(),
+        };
+        let mut mappings = Vec::new();
+        for raw in doc.mappings {
+            if raw.product == POLICYHOLDERS {
+                continue;
+            }
+            let mut fields = Vec::with_capacity(raw.fields.len());
+            for (name, path) in raw.fields {
+                match source_of_path(&path) {
+                    Ok(source) => fields.push((name, source)),
+                    Err(e) => warnings.push(format!(
+                        "mapping `{}` field `{name}` ignored: {e}",
+                        raw.product
+                    )),
+                }
+            }
+            mappings.push(ProductMapping {
+                product: raw.product,
+                fields,
+            });
+        }
+        let selector = Selector::resolve(plans, settings.plain(RATE_PLAN_SETTING), &mappings);
+        Tenant {
+            selector,
+            key_hash,
+            settings,
+            mappings,
+            socotra_api_url: doc.socotra_api_url.map(String::into_boxed_str),
+            tenant_host_name: doc.tenant_host_name.map(String::into_boxed_str),
+            token: doc.token,
+            warnings,
+        }
+    }
+
+    /// `settings.ratePlan`, when set.
+    pub fn rate_plan(&self) -> Option<&str> {
+        self.settings.plain(RATE_PLAN_SETTING)
+    }
+}
+
+/// A tenant's settings: names to string values, secrets wrapped.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Sorted by name (as the State API's object is read), so lookups binary-search.
+    entries: Vec<(Box<str>, SettingValue)>,
+}
+
+/// One setting's value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingValue {
+    /// An ordinary setting.
+    Plain(Box<str>),
+    /// A password setting (see [`SecretPolicy`]).
+    Secret(Secret),
+}
+
+impl SettingValue {
+    /// The value, secret or not. Never log it.
+    pub fn expose(&self) -> &str {
+        match self {
+            SettingValue::Plain(s) => s,
+            SettingValue::Secret(s) => s.expose(),
+        }
+    }
+}
+
+impl Settings {
+    /// The setting called `name`.
+    pub fn get(&self, name: &str) -> Option<&SettingValue> {
+        self.entries
+            .binary_search_by(|(n, _)| (**n).cmp(name))
+            .ok()
+            .map(|i| &self.entries[i].1)
+    }
+
+    /// The setting called `name` if it is not a secret.
+    pub fn plain(&self, name: &str) -> Option<&str> {
+        match self.get(name)? {
+            SettingValue::Plain(s) => Some(s),
+            SettingValue::Secret(_) => None,
+        }
+    }
+
+    /// All settings, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &SettingValue)> {
+        self.entries.iter().map(|(n, v)| (&**n, v))
+    }
+
+    /// How many settings there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.entries.iter().map(|(n, v)| (n, v)))
+            .finish()
+    }
+}
+
+impl FromIterator<(String, SettingValue)> for Settings {
+    fn from_iter<I: IntoIterator<Item = (String, SettingValue)>>(iter: I) -> Settings {
+        let mut entries: Vec<_> = iter
+            .into_iter()
+            .map(|(n, v)| (n.into_boxed_str(), v))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|a, b| a.0 == b.0);
+        Settings { entries }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Level, Source};
+    use crate::plan::SelectError;
+
+    fn doc(json: &str) -> StateDoc {
+        StateDoc::from_json(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn wraps_secrets_and_keeps_plain_settings() {
+        let state = doc(
+            r#"{"token":"jwt-123","settings":{"ratePlan":"personal-auto",
+            "apiKey":"k-999","db-password":"pw-1","week":"WED"}}"#,
+        );
+        let t = Tenant::resolve(
+            KeyHash::of("k"),
+            state,
+            &PlanSet::new(vec![]),
+            &SecretPolicy::new(["apiKey"]),
+        );
+        assert_eq!(t.rate_plan(), Some("personal-auto"));
+        assert_eq!(t.settings.plain("week"), Some("WED"));
+        assert_eq!(t.settings.plain("apiKey"), None);
+        assert_eq!(t.settings.get("apiKey").map(|v| v.expose()), Some("k-999"));
+        assert!(matches!(
+            t.settings.get("db-password"),
+            Some(SettingValue::Secret(_))
+        ));
+        let debug = format!("{t:?}");
+        for secret in ["jwt-123", "k-999", "pw-1"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
+    #[test]
+    fn mappings_become_sources_and_bad_paths_warnings() {
+        let state = doc(r#"{"mappings":[
+            {"productName":"policyholders","fields":{"n":"policyholder.fields[?(@.name=='last_name')]"}},
+            {"productName":"personal-auto","fields":{
+                "vehicle_value":"$[?(@.name=='personal-auto')].policyConfiguration.exposures[?(@.name=='vehicle')].fields[?(@.name=='vv')]",
+                "channel":"$[?(@.name=='personal-auto')].policyConfiguration.fields[?(@.name=='ch')]",
+                "broken":"$.nothing"}}]}"#);
+        let t = Tenant::resolve(
+            KeyHash::of("k"),
+            state,
+            &PlanSet::new(vec![]),
+            &SecretPolicy::default(),
+        );
+        assert_eq!(t.mappings.len(), 1);
+        assert_eq!(t.mappings[0].product, "personal-auto");
+        assert_eq!(
+            t.mappings[0].fields,
+            vec![
+                (
+                    "channel".to_owned(),
+                    Source::Field {
+                        level: Level::Policy,
+                        name: "ch".into()
+                    }
+                ),
+                (
+                    "vehicle_value".to_owned(),
+                    Source::Field {
+                        level: Level::Exposure,
+                        name: "vv".into()
+                    }
+                ),
+            ]
+        );
+        assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+        assert!(t.warnings[0].contains("broken"));
+    }
+
+    #[test]
+    fn rate_plan_goes_to_the_selector() {
+        let date = jiff::civil::date(2024, 1, 1);
+        let t = Tenant::resolve(
+            KeyHash::of("k"),
+            doc(r#"{"settings":{"ratePlan":"nope"}}"#),
+            &PlanSet::new(vec![]),
+            &SecretPolicy::default(),
+        );
+        assert_eq!(
+            t.selector.select("personal-auto", date).err(),
+            Some(SelectError::UnknownPlan("nope".into()))
+        );
+        let t = Tenant::resolve(
+            KeyHash::of("k"),
+            doc("{}"),
+            &PlanSet::new(vec![]),
+            &SecretPolicy::default(),
+        );
+        assert!(matches!(
+            t.selector.select("personal-auto", date),
+            Err(SelectError::NoPlanForProduct { .. })
+        ));
+    }
+}
