@@ -26,6 +26,16 @@ pub enum SelectError {
     /// `settings.ratePlan` names a plan that is not loaded.
     #[error("setting `ratePlan` names plan `{0}`, which is not loaded")]
     UnknownPlan(String),
+    /// Several plans price this product at this date and no `ratePlan` setting chooses.
+    #[error("plans {plans} all price product `{product}` on {date}: set `ratePlan` to choose one")]
+    Ambiguous {
+        /// `policy.productName`.
+        product: String,
+        /// The policy's start date in the tenant's time zone.
+        date: Date,
+        /// The candidates' ids, comma-separated.
+        plans: String,
+    },
     /// No plan prices this product at this date.
     #[error("no rate plan prices product `{product}` on {date}")]
     NoPlanForProduct {
@@ -42,6 +52,7 @@ impl SelectError {
         match self {
             SelectError::UnknownPlan(_) => "unknown_plan",
             SelectError::NoPlanForProduct { .. } => "no_plan_for_product",
+            SelectError::Ambiguous { .. } => "ambiguous_plan",
         }
     }
 }
@@ -128,12 +139,32 @@ impl Selector {
             let fixed = fixed.as_ref().map_err(Clone::clone)?;
             return Ok(fixed.mapped.get(product).unwrap_or(&fixed.unmapped));
         }
-        self.by_product
-            .get(product)
-            .and_then(|plans| plans.iter().rev().find(|b| b.plan().in_effect(date)))
-            .ok_or_else(|| SelectError::NoPlanForProduct {
+        let plans = self.by_product.get(product).map_or(&[][..], Vec::as_slice);
+        // Effective ranges of one product's plans may overlap (a new version before the old one
+        // ends is normal); only a tie with no `ratePlan` to break it is refused, rather than
+        // guessed.
+        let mut in_effect = plans.iter().filter(|b| b.plan().in_effect(date));
+        let Some(first) = in_effect.next() else {
+            return Err(SelectError::NoPlanForProduct {
                 product: product.to_owned(),
                 date,
-            })
+            });
+        };
+        let latest = in_effect.fold(first, |best, b| {
+            if b.plan().effective_from() >= best.plan().effective_from() { b } else { best }
+        });
+        let ties: Vec<&str> = plans
+            .iter()
+            .filter(|b| b.plan().in_effect(date) && b.plan().effective_from() == latest.plan().effective_from())
+            .map(|b| b.plan().id())
+            .collect();
+        if ties.len() > 1 {
+            return Err(SelectError::Ambiguous {
+                product: product.to_owned(),
+                date,
+                plans: ties.join(", "),
+            });
+        }
+        Ok(latest)
     }
 }

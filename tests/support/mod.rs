@@ -15,6 +15,7 @@ use rater::plan::{Plan, PlanSet, load_plan};
 use rater::tenant::{CacheConfig, ClientConfig, SecretPolicy, StateClient, TenantCache};
 use serde_json::json;
 
+#[allow(unused_imports)] // not every test file uses both
 pub use state_api::{Mode, StateApi};
 
 /// Short, distinct durations so a test can tell which one fired.
