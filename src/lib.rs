@@ -6,7 +6,8 @@
 //! - [`plan`]: rate plans as data: loading, validation, indexing, selection.
 //! - [`pricing`]: one rating request, bytes in, bytes out (shared by service and CLI).
 //! - [`tenant`]: tenant state from the State API, cached.
-//! - [`http`]: the hyper service; [`config`]: its settings; [`cli`]: the command line.
+//! - [`http`]: the hyper service; [`config`]: its settings; [`telemetry`]: logs and shared
+//!   counters; [`cli`]: the command line.
 
 pub mod cli;
 pub mod config;
@@ -14,4 +15,5 @@ pub mod engine;
 pub mod http;
 pub mod plan;
 pub mod pricing;
+pub mod telemetry;
 pub mod tenant;
