@@ -81,23 +81,14 @@ impl Selector {
     ///
     /// Never fails: a `rate_plan` naming an unknown plan becomes the error every request of
     /// this tenant gets, so one bad setting cannot take the tenant's other state down.
-    pub fn resolve(
-        set: &PlanSet,
-        rate_plan: Option<&str>,
-        mappings: &[ProductMapping],
-    ) -> Selector {
+    pub fn resolve(set: &PlanSet, rate_plan: Option<&str>, mappings: &[ProductMapping]) -> Selector {
         let fixed = rate_plan.filter(|id| !id.trim().is_empty()).map(|id| {
             let plan = set
                 .get(id.trim())
                 .ok_or_else(|| SelectError::UnknownPlan(id.to_owned()))?;
             let mapped = mappings
                 .iter()
-                .map(|m| {
-                    (
-                        m.product.as_str().into(),
-                        BoundPlan::bind(plan.clone(), &m.fields),
-                    )
-                })
+                .map(|m| (m.product.as_str().into(), BoundPlan::bind(plan.clone(), &m.fields)))
                 .collect();
             Ok(FixedPlan {
                 unmapped: BoundPlan::unbound(plan.clone()),
