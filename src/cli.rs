@@ -23,6 +23,9 @@ pub struct Cli {
     serve: crate::config::ServeArgs,
 }
 
+// `Serve` carries every service setting as a string; the enum is built once per process, so
+// its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP service (the default with no arguments).

@@ -7,7 +7,8 @@
 //! - [`pricing`]: one rating request, bytes in, bytes out (shared by service and CLI).
 //! - [`wire`]: Socotra's JSON: borrowed request types, response writer.
 //! - [`tenant`]: tenant state from the State API, cached.
-//! - [`http`]: the hyper service; [`config`]: its settings; [`cli`]: the command line.
+//! - [`http`]: the hyper service; [`config`]: its settings; [`telemetry`]: logs and shared
+//!   counters; [`cli`]: the command line.
 
 pub mod cli;
 pub mod config;
@@ -15,5 +16,6 @@ pub mod engine;
 pub mod http;
 pub mod plan;
 pub mod pricing;
+pub mod telemetry;
 pub mod tenant;
 pub mod wire;

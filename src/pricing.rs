@@ -33,7 +33,7 @@ pub enum PriceError {
         message: String,
     },
     /// Valid JSON, but not a rating request: a field is missing or of the wrong type.
-    #[error("not a rating request: {message}")]
+    #[error("not a rating request: {}", invalid_text(field, message))]
     Invalid {
         /// The JSON path of the offending field, for example `policy.productName`.
         field: String,
@@ -62,6 +62,14 @@ pub enum PriceError {
         /// Why.
         error: RatingError,
     },
+}
+
+fn invalid_text(field: &str, message: &str) -> String {
+    if field.is_empty() || message.contains(&format!("`{field}`")) {
+        message.to_owned()
+    } else {
+        format!("`{field}` {message}")
+    }
 }
 
 /// How a [`PriceError`] is answered: the one distinction HTTP needs.

@@ -151,11 +151,18 @@ impl Selector {
             });
         };
         let latest = in_effect.fold(first, |best, b| {
-            if b.plan().effective_from() >= best.plan().effective_from() { b } else { best }
+            if b.plan().effective_from() >= best.plan().effective_from() {
+                b
+            } else {
+                best
+            }
         });
         let ties: Vec<&str> = plans
             .iter()
-            .filter(|b| b.plan().in_effect(date) && b.plan().effective_from() == latest.plan().effective_from())
+            .filter(|b| {
+                b.plan().in_effect(date)
+                    && b.plan().effective_from() == latest.plan().effective_from()
+            })
             .map(|b| b.plan().id())
             .collect();
         if ties.len() > 1 {

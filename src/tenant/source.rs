@@ -158,3 +158,15 @@ impl FetchState for LocalState {
         Some(DEMO_KEY)
     }
 }
+
+/// A shared source: the server keeps its configured source in an `Arc` so the cache can be
+/// built once plans are loaded (and rebuilt by tests) without re-reading the environment.
+impl<T: FetchState> FetchState for std::sync::Arc<T> {
+    fn fetch<'a>(&'a self, key: &'a TenantKey) -> FetchFuture<'a> {
+        (**self).fetch(key)
+    }
+
+    fn default_key(&self) -> Option<&str> {
+        (**self).default_key()
+    }
+}

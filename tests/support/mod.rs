@@ -4,6 +4,8 @@
 // Each test file uses a different part of this harness.
 #![allow(dead_code)]
 
+pub mod golden;
+pub mod http_server;
 pub mod state_api;
 
 use std::io::Write;
@@ -15,7 +17,9 @@ use rater::plan::{Plan, PlanSet, load_plan};
 use rater::tenant::{CacheConfig, ClientConfig, SecretPolicy, StateClient, TenantCache};
 use serde_json::json;
 
-#[allow(unused_imports)] // not every test file uses both
+#[allow(unused_imports)] // not every test file uses every part
+pub use http_server::*;
+#[allow(unused_imports)]
 pub use state_api::{Mode, StateApi};
 
 /// Short, distinct durations so a test can tell which one fired.

@@ -1,0 +1,300 @@
+//! Routing and the handlers: ONE `match` from method and path to a [`Route`], then one
+//! function per route. Every request passes through [`serve`], which adds the deadline, the
+//! metrics, the access log line and the single error-to-response conversion.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use super::AppState;
+use super::body;
+use super::error::{HttpError, HttpResponse, empty, json_ok};
+use crate::pricing::{self, PriceOptions};
+use crate::tenant::KeyHash;
+use crate::tenant::TenantError;
+
+/// The tenant key header the platform's router adds to every call.
+pub const KEY_HEADER: &str = "x-smp-key";
+/// `x-rater-explain: 1` asks for the engine's trace beside the prices.
+pub const EXPLAIN_HEADER: &str = "x-rater-explain";
+
+/// Initial capacity of the answer buffer: a few priced perils fit without growing.
+const OUT_CAPACITY: usize = 1024;
+
+/// What a request asked for; also the `route` label of metrics and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /`.
+    Root,
+    /// `GET /health`.
+    Health,
+    /// `GET /ready`.
+    Ready,
+    /// `GET /_app/start`.
+    AppStart,
+    /// `GET /_app/stop`.
+    AppStop,
+    /// `POST {rate path}`.
+    Rate,
+    /// `GET /metrics`.
+    Metrics,
+    /// Any other path.
+    Unknown,
+}
+
+impl Route {
+    /// The number of routes.
+    pub const COUNT: usize = 8;
+    /// Every route, in discriminant order.
+    pub const ALL: [Route; Route::COUNT] = [
+        Route::Root,
+        Route::Health,
+        Route::Ready,
+        Route::AppStart,
+        Route::AppStop,
+        Route::Rate,
+        Route::Metrics,
+        Route::Unknown,
+    ];
+
+    /// The label used in metrics and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Root => "root",
+            Route::Health => "health",
+            Route::Ready => "ready",
+            Route::AppStart => "app_start",
+            Route::AppStop => "app_stop",
+            Route::Rate => "rate",
+            Route::Metrics => "metrics",
+            Route::Unknown => "unknown",
+        }
+    }
+
+    /// Matches a request to its route; `Err` is 404 or 405.
+    pub fn of(method: &Method, path: &str, rate_path: &str) -> (Route, Result<(), HttpError>) {
+        let (route, allow) = match path {
+            "/" => (Route::Root, "GET"),
+            "/health" => (Route::Health, "GET"),
+            "/ready" => (Route::Ready, "GET"),
+            "/_app/start" => (Route::AppStart, "GET"),
+            "/_app/stop" => (Route::AppStop, "GET"),
+            "/metrics" => (Route::Metrics, "GET"),
+            p if p == rate_path => (Route::Rate, "POST"),
+            _ => return (Route::Unknown, Err(HttpError::NotFound)),
+        };
+        let expected = if allow == "POST" {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        if *method == expected {
+            (route, Ok(()))
+        } else {
+            (route, Err(HttpError::MethodNotAllowed { allow }))
+        }
+    }
+}
+
+/// Answers one request: route, deadline, handler, error mapping, metrics, access log.
+pub async fn serve(state: &AppState, req: Request<Incoming>) -> HttpResponse {
+    let start = Instant::now();
+    let request_id = state.next_request_id.fetch_add(1, Relaxed);
+    // The log names the tenant by a short hash of its key (a non-text key hashes as "-").
+    let tenant = key_header(req.headers()).ok().flatten().map(KeyHash::of);
+    let config = state.config();
+    let (route, matched) = Route::of(req.method(), req.uri().path(), &config.rate_path);
+
+    let result = match matched {
+        Err(e) => Err(e),
+        // The deadline covers reading the body and the tenant lookup; the timer is an entry
+        // in tokio's timer wheel, not an allocation.
+        Ok(()) => tokio::time::timeout(
+            config.request_deadline,
+            handle(state, route, req, request_id),
+        )
+        .await
+        .unwrap_or(Err(HttpError::Deadline(config.request_deadline))),
+    };
+    let resp = match result {
+        Ok(resp) => resp,
+        Err(e) => {
+            state.metrics.record_error(e.code());
+            if let HttpError::BodyRead(cause) = &e {
+                tracing::debug!(request_id, error = %cause, "body read failed");
+            }
+            e.into_response()
+        }
+    };
+    let latency = start.elapsed();
+    state.metrics.record(route, resp.status(), latency);
+    tracing::info!(
+        target: "rater::access",
+        request_id,
+        tenant = %TenantTag(tenant),
+        route = route.label(),
+        status = resp.status().as_u16(),
+        latency_us = latency.as_micros() as u64,
+    );
+    resp
+}
+
+async fn handle(
+    state: &AppState,
+    route: Route,
+    req: Request<Incoming>,
+    request_id: u64,
+) -> Result<HttpResponse, HttpError> {
+    match route {
+        Route::Root | Route::Health => Ok(json_static(b"{\"status\":\"ok\"}")),
+        Route::Ready => {
+            if state.is_draining() {
+                Err(HttpError::Draining)
+            } else if state.tenants().is_none() {
+                Err(HttpError::NotReady)
+            } else {
+                Ok(json_static(b"{\"status\":\"ready\"}"))
+            }
+        }
+        // Lifecycle hooks answer at once and are idempotent: start warms the key's entry in
+        // the background (a failure there is the next rating request's problem, not the
+        // hook's), stop drops it. Neither lets a bad key fail the hook: AMP only needs a 2xx.
+        Route::AppStart => {
+            if let (Some(tenants), Ok(key)) = (state.tenants(), key_header(req.headers())) {
+                let _ = tenants.warm(key);
+            }
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        Route::AppStop => {
+            if let (Some(tenants), Ok(key)) = (state.tenants(), key_header(req.headers())) {
+                let _ = tenants.forget(key);
+            }
+            Ok(empty(StatusCode::OK))
+        }
+        Route::Metrics => {
+            let cache = state.tenants().map(|t| t.stats());
+            let mut resp = Response::new(Full::new(Bytes::from(state.metrics.render(cache))));
+            resp.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            Ok(resp)
+        }
+        Route::Rate => rate(state, req, request_id).await,
+        Route::Unknown => Err(HttpError::NotFound),
+    }
+}
+
+/// A log line's tenant: the key's hash, or `-`; formatted in place, no allocation.
+struct TenantTag(Option<KeyHash>);
+
+impl std::fmt::Display for TenantTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(h) => h.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// The `x-smp-key` header: absent, or text (a non-text value cannot be a key).
+fn key_header(headers: &http::HeaderMap) -> Result<Option<&str>, TenantError> {
+    match headers.get(KEY_HEADER) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| TenantError::InvalidKey),
+    }
+}
+
+fn json_static(body: &'static [u8]) -> HttpResponse {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body)));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// `POST {rate path}`: the external rater.
+async fn rate(
+    state: &AppState,
+    req: Request<Incoming>,
+    request_id: u64,
+) -> Result<HttpResponse, HttpError> {
+    let tenants = state.tenants().ok_or(HttpError::NotReady)?;
+    let (parts, incoming) = req.into_parts();
+    let headers = &parts.headers;
+    if !body::is_json(headers) {
+        return Err(HttpError::UnsupportedMediaType);
+    }
+    let limit = state.config().max_body_bytes;
+    let declared = body::declared_len(headers, limit)?;
+    let explain = headers
+        .get(EXPLAIN_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1");
+    let key = key_header(headers);
+    let tenant = async {
+        match key {
+            Ok(key) => tenants.get(key).await,
+            Err(e) => Err(e),
+        }
+    };
+    // The tenant lookup (possibly a State API call) overlaps receiving the body. Body errors
+    // are answered first: they say the request itself is unusable.
+    let (buf, tenant) = tokio::join!(body::read(incoming, declared, limit), tenant);
+    let mut buf = buf?;
+    let tenant = tenant?;
+
+    let mut out = Vec::with_capacity(OUT_CAPACITY);
+    // Pricing is synchronous CPU work of microseconds to a few milliseconds, so it runs on
+    // the runtime thread: a hop to the blocking pool would cost more than it saves.
+    // `catch_unwind` is the last line of defence: a bug in pricing on one odd input must
+    // cost that request, not the connection task (and its other requests) or the process.
+    // AssertUnwindSafe holds: on a panic `buf` and `out` are dropped, and the tenant is
+    // only read.
+    let priced = catch_unwind(AssertUnwindSafe(|| {
+        pricing::price_request(
+            &tenant.selector,
+            &mut buf,
+            &mut out,
+            PriceOptions { explain },
+        )
+    }));
+    match priced {
+        Ok(Ok(())) => Ok(json_ok(out)),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => {
+            tracing::error!(request_id, "pricing panicked; answered 422");
+            Err(HttpError::Panicked { request_id })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing() {
+        let r = |m: Method, p: &str| {
+            let (route, res) = Route::of(&m, p, "/rate");
+            (route, res.map_err(|e| e.status().as_u16()))
+        };
+        assert_eq!(r(Method::GET, "/health"), (Route::Health, Ok(())));
+        assert_eq!(r(Method::POST, "/rate"), (Route::Rate, Ok(())));
+        assert_eq!(r(Method::GET, "/rate"), (Route::Rate, Err(405)));
+        assert_eq!(r(Method::POST, "/health"), (Route::Health, Err(405)));
+        assert_eq!(r(Method::GET, "/nope"), (Route::Unknown, Err(404)));
+        assert_eq!(r(Method::GET, "/_app/start"), (Route::AppStart, Ok(())));
+    }
+
+    #[test]
+    fn route_discriminants_index_all() {
+        for (i, r) in Route::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+        }
+    }
+}
