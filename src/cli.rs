@@ -14,7 +14,13 @@ use crate::pricing::{PriceOptions, price_request};
 
 /// A high-throughput external rater for Socotra Enterprise Core.
 #[derive(Debug, Parser)]
-#[command(name = "rater", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "rater",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    after_help = crate::tenant::ENV_HELP
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -22,6 +22,22 @@ use std::time::Duration;
 
 use super::local::LocalStateError;
 
+/// The tenant settings for `rater --help`: they are read from the environment only (the
+/// table above says what each means).
+pub const ENV_HELP: &str = "\
+Tenant state (environment only):
+  SMP_STATE_API                      State API base URL (http://...); unset = local state file
+  RATER_LOCAL_STATE                  local tenant file [default: rating-tables/tenants.local.json]
+  RATER_TENANT_TTL_SECS              freshness TTL, then stale-while-revalidate [default: 60]
+  RATER_TENANT_STALE_IF_ERROR_SECS   stale state served past the TTL while failing [default: 300]
+  RATER_TENANT_NEGATIVE_TTL_SECS     how long an unknown key (404) is remembered [default: 10]
+  RATER_TENANT_ERROR_BACKOFF_MS      wait before asking again after a failure [default: 1000]
+  RATER_TENANT_MAX                   most tenants cached (LRU eviction) [default: 10000]
+  RATER_STATE_CONNECT_TIMEOUT_MS     State API connect timeout [default: 500]
+  RATER_STATE_TIMEOUT_MS             State API total timeout [default: 2000]
+  RATER_STATE_MAX_BYTES              State API answer size cap [default: 1048576]
+  RUST_LOG                           log filter [default: info]";
+
 /// Freshness TTL, seconds.
 pub const ENV_TTL_SECS: &str = "RATER_TENANT_TTL_SECS";
 /// Default freshness TTL.
