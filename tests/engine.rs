@@ -208,3 +208,126 @@ proptest! {
         }
     }
 }
+
+/// The parts of the plan format the bundled plans do not use: a technical premium with its
+/// own steps, a fallback calculation, `not_in` and numeric conditions, `times_input`, and a
+/// maximum.
+#[test]
+fn technical_steps_fallback_and_conditions() {
+    let dir = std::env::temp_dir()
+        .join(format!("rater-engine-plan-{}", std::process::id()))
+        .join("pet");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("base.csv"),
+        "\u{feff}\"species\",\"rate\"\r\n\"Dog\",100\r\n\"Cat\",125\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("plan.toml"),
+        r#"
+[plan]
+version = "t1"
+product = "pet"
+effective_from = "2024-01-01"
+
+[rounding]
+mode = "half-even"
+step = "0.05"
+
+[outputs]
+technical = "steps"
+
+[inputs.species]
+level = "exposure"
+type = "text"
+
+[inputs.age]
+level = "exposure"
+type = "integer"
+
+[inputs.multiplier]
+level = "policy"
+type = "decimal"
+default = "1"
+
+[tables.base]
+file = "base.csv"
+keys = [{ input = "species", column = "species" }]
+value = "rate"
+
+[perils.accident]
+steps = [
+  { op = "base", table = "base", times_input = "multiplier" },
+  { op = "factor", value = "1.5", when = { input = "age", gt = "8" } },
+  { op = "add", value = "10", when = { input = "species", not_in = ["Cat"] } },
+  { op = "maximum", value = "200" },
+]
+technical_steps = [{ op = "base", table = "base", times = "0.6" }]
+
+[perils."*"]
+steps = [{ op = "base", value = "7.33" }]
+technical_steps = [{ op = "base", value = "5" }]
+"#,
+    )
+    .unwrap();
+    let plan = std::sync::Arc::new(rater::plan::load_plan(&dir).unwrap_or_else(|e| panic!("{e}")));
+    let bound = BoundPlan::unbound(plan);
+    let tz = utc();
+    let pet = |species: &'static str, age: &'static str, multiplier: Option<&'static str>| {
+        let mut m = Map::default();
+        m.fields.insert((Level::Exposure, "species"), species);
+        m.fields.insert((Level::Exposure, "age"), age);
+        if let Some(x) = multiplier {
+            m.fields.insert((Level::Policy, "multiplier"), x);
+        }
+        m
+    };
+    // Dog, 3: 100 x 1 (default multiplier) + 10 = 110; technical 100 x 0.6 = 60.
+    let p = rate(
+        &bound,
+        "accident",
+        &pet("Dog", "3", None),
+        &period(&tz),
+        &mut NoTrace,
+    )
+    .unwrap();
+    assert_eq!(
+        (p.yearly.to_string(), p.technical.unwrap().to_string()),
+        ("110.00".into(), "60.00".into())
+    );
+    // Cat, 9, x 1.07: 125 x 1.07 = 133.75 x 1.5 = 200.625 -> at most 200; no +10 for cats.
+    let p = rate(
+        &bound,
+        "accident",
+        &pet("Cat", "9", Some("1.07")),
+        &period(&tz),
+        &mut NoTrace,
+    )
+    .unwrap();
+    assert_eq!(p.yearly.to_string(), "200.00");
+    // Dog, 9, x 0.91: 91 x 1.5 = 136.5 + 10 = 146.5: nickels, half-even -> 146.50.
+    let p = rate(
+        &bound,
+        "accident",
+        &pet("Dog", "9", Some("0.91")),
+        &period(&tz),
+        &mut NoTrace,
+    )
+    .unwrap();
+    assert_eq!(p.yearly.to_string(), "146.50");
+    // The fallback prices any other peril: 7.33 -> nickels half-even: 7.35 (7.33 is nearer 7.35).
+    let p = rate(
+        &bound,
+        "illness",
+        &pet("Dog", "3", None),
+        &period(&tz),
+        &mut NoTrace,
+    )
+    .unwrap();
+    assert_eq!(
+        (p.yearly.to_string(), p.technical.unwrap().to_string()),
+        ("7.35".into(), "5.00".into())
+    );
+}
