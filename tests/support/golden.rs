@@ -193,3 +193,14 @@ pub fn compare(case: &Case, ours: Result<Value, OurError>) -> (Vec<String>, usiz
     }
     (failures, compared)
 }
+
+/// Fails with every difference listed, or when too few amounts were compared to mean much.
+pub fn assert_all_match(failures: &[String], compared: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(compared > 100, "compared only {compared} amounts");
+}
