@@ -299,3 +299,32 @@ async fn silent_connection_is_closed_at_the_header_timeout() {
     s.assert_alive().await;
     s.stop().await;
 }
+
+/// Once shutdown begins, answers carry `connection: close` (while the server still accepts
+/// during the grace), so clients leave their keep-alive connections before the drain closes
+/// idle ones under them.
+#[tokio::test]
+async fn answers_during_the_grace_say_connection_close() {
+    let mut s = start(&[("RATER_SHUTDOWN_GRACE_MS", "500")]).await;
+    let mut c = s.connect().await;
+    c.write(&get("/health")).await;
+    let r = c.response().await.unwrap();
+    assert_eq!((r.status, r.header("connection")), (200, None));
+    s.signal_shutdown();
+    let run = s.take_handle();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    c.write(&get("/health")).await;
+    let r = c.response().await.expect("answered during the grace");
+    assert_eq!((r.status, r.header("connection")), (200, Some("close")));
+    assert!(
+        c.closed_within(Duration::from_millis(300)).await,
+        "kept open"
+    );
+    // A new connection during the grace is still served.
+    let r = s.send(&get("/health")).await;
+    assert_eq!((r.status, r.header("connection")), (200, Some("close")));
+    tokio::time::timeout(Duration::from_secs(3), run)
+        .await
+        .expect("run returns")
+        .unwrap();
+}
