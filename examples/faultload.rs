@@ -14,11 +14,13 @@
 //! address must be 127.0.0.0/8 or ::1.
 //!
 //! Each request ends one way: a status (2xx, 4xx, 503 with or without Retry-After, other
-//! 5xx); `unanswered` (the request was written on a reused keep-alive connection and the
-//! server closed it without a byte of answer: the request was never accepted, the usual
-//! keep-alive race a client retries); `lost` (anything else without a complete answer: an
-//! accepted request failed); `refused` (no connection could be made: the server had stopped
-//! accepting). Connections honour `connection: close` and reconnect.
+//! 5xx); `unanswered` (the connection closed or reset without a byte of answer: either a
+//! keep-alive connection the server closed as idle just as the request went out, or a
+//! connection still in the kernel's backlog when the server stopped listening; in both the
+//! server never read the request, as long as its log shows it drained without abandoning
+//! a connection); `lost` (part of an answer, then the connection died: an accepted request
+//! failed); `refused` (no connection could be made: the server had stopped accepting).
+//! Connections honour `connection: close` and reconnect.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,7 +67,6 @@ enum End {
 struct Conn {
     stream: Option<TcpStream>,
     buf: Vec<u8>,
-    used: bool,
 }
 
 impl Conn {
@@ -78,16 +79,13 @@ impl Conn {
             let _ = s.set_nodelay(true);
             self.stream = Some(s);
             self.buf.clear();
-            self.used = false;
         }
-        let reused = self.used;
-        self.used = true;
         let Some(stream) = self.stream.as_mut() else {
             return Err(());
         };
         if stream.write_all(raw).await.is_err() {
             self.stream = None;
-            return Ok(if reused { End::Unanswered } else { End::Lost });
+            return Ok(End::Unanswered);
         }
         let mut got_any = false;
         let mut chunk = [0u8; 16 * 1024];
@@ -122,11 +120,7 @@ impl Conn {
                 }
                 _ => {
                     self.stream = None;
-                    return Ok(if reused && !got_any {
-                        End::Unanswered
-                    } else {
-                        End::Lost
-                    });
+                    return Ok(if got_any { End::Lost } else { End::Unanswered });
                 }
             }
         }
@@ -217,7 +211,6 @@ async fn main() {
                 let mut conn = Conn {
                     stream: None,
                     buf: Vec::new(),
-                    used: false,
                 };
                 let mut local = vec![Tally::default(); phases.len() + 1];
                 // Connections of a group walk disjoint stretches of its key range.

@@ -43,7 +43,7 @@ start_rater() {
   RATER_PORT=$(free_port)
   RATER_LOG=$WORK/rater.log
   env SMP_PORT="$RATER_PORT" RATER_BIND_ADDR=127.0.0.1 \
-    SMP_STATE_API="http://127.0.0.1:$STATE_PORT" RATER_LOG_FORMAT=text "$@" \
+    SMP_STATE_API="http://127.0.0.1:$STATE_PORT" RATER_LOG_FORMAT=text NO_COLOR=1 "$@" \
     ./target/release/rater >"$RATER_LOG" 2>&1 &
   RATER_PID=$!
   PIDS+=("$RATER_PID")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fault (b): SIGTERM under load. 4 connections rate cached tenants; 2 more rate new tenants
 # while the State API answers after 400 ms, so requests are in flight at the signal.
-# Expect: no accepted request fails (lost=0: every request that got a connection and was
-# read is answered), the process exits 0 within grace + drain budget, /ready is 503 at once.
+# Expect: no accepted request fails (lost=0, and the drain abandons no connection, so every
+# request the server read is answered), the process exits 0 within grace + drain budget,
+# /ready is 503 at once.
 #
 #   loadtest/faults/sigterm.sh
 source "$(dirname "$0")/lib.sh"
@@ -38,6 +39,11 @@ check "it exited within grace + drain budget (${exit_s} s <= $(( (grace_ms + dra
   python3 -c "import sys; sys.exit(0 if $exit_s <= ($grace_ms + $drain_ms) / 1000 else 1)"
 lost=$(grep -o 'lost=[0-9]*' "$WORK/load.out" | cut -d= -f2 | paste -sd+ | bc)
 check "no accepted request failed (lost=$lost)" test "$lost" -eq 0
+# A request closed without a byte of answer was never read by the server, provided the
+# drain finished without abandoning a connection (see examples/faultload.rs).
+unanswered=$(grep -o 'unanswered=[0-9]*' "$WORK/load.out" | cut -d= -f2 | paste -sd+ | bc)
+check "no connection abandoned at the drain ($unanswered unanswered, never read)" \
+  bash -c "grep -q 'drained' '$RATER_LOG' && ! grep -q 'drain timeout' '$RATER_LOG'"
 bad5=$(grep -o 'other_5xx=[0-9]*' "$WORK/load.out" | cut -d= -f2 | paste -sd+ | bc)
 check "no 5xx answered ($bad5)" test "$bad5" -eq 0
 echo "after the signal: $(grep 'phase=1 ' "$WORK/load.out" | sed -E 's/.*group=([^ ]+).* ok=([0-9]+).* unanswered=([0-9]+).* refused=([0-9]+).*/\1: ok=\2 unanswered=\3 refused=\4/' | paste -sd';')"
