@@ -11,7 +11,7 @@ use simd_json::{Buffers, ErrorType};
 
 use crate::engine::{Explain, NoTrace, PolicyPeriod, RatingError, rate};
 use crate::plan::{SelectError, Selector};
-use crate::wire::request::{RateRequest, Triplet, Unresolved};
+use crate::wire::request::{INDEX_FROM, RateRequest, Triplet, Unresolved};
 use crate::wire::response::ResponseWriter;
 
 /// Per-request options.
@@ -179,6 +179,8 @@ fn price_with(
     };
     check_unique(triplets)?;
 
+    // Many triplets: index the locators once rather than scan the policy per triplet.
+    let index = (triplets.len() >= INDEX_FROM).then(|| policy.index());
     let mut traces = Vec::new();
     let mut writer = ResponseWriter::new(out);
     for (i, t) in triplets.iter().enumerate() {
@@ -190,7 +192,8 @@ fn price_with(
                     message: "is missing".into(),
                 })?;
         let view = policy
-            .resolve(
+            .resolve_indexed(
+                index.as_ref(),
                 locator,
                 t.exposure_characteristics_locator.as_deref(),
                 t.policy_characteristics_locator.as_deref(),

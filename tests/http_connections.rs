@@ -139,9 +139,10 @@ async fn connection_limit_is_honoured() {
     s.stop().await;
 }
 
-/// A body that does not arrive within the request deadline: 503 `deadline_exceeded`.
+/// A body that does not arrive within the request deadline: 408 `body_timeout` (the
+/// client's fault; a 503 would tell Socotra and monitors that the rater is down).
 #[tokio::test]
-async fn request_deadline_is_503() {
+async fn body_not_arriving_by_the_deadline_is_408() {
     let s = start(&[("RATER_REQUEST_DEADLINE_MS", "300")]).await;
     let mut c = s.connect().await;
     c.write(
@@ -154,9 +155,36 @@ async fn request_deadline_is_503() {
         .await
         .expect("answered at the deadline")
         .unwrap();
+    assert_eq!((r.status, r.code().as_str()), (408, "body_timeout"));
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    s.assert_alive().await;
+    s.stop().await;
+}
+
+/// A tenant lookup that outlasts the request deadline (the State API is slow and nothing is
+/// cached): 503 `deadline_exceeded` with Retry-After, at the deadline.
+#[tokio::test]
+async fn tenant_lookup_past_the_deadline_is_503() {
+    let s = start(&[("RATER_REQUEST_DEADLINE_MS", "300")]).await;
+    s.state_api.put("slow", serde_json::json!({"settings": {}}));
+    s.state_api
+        .set_mode(support::Mode::Slow(Duration::from_millis(1500)));
+    let started = Instant::now();
+    let r = s
+        .send(&support::post(
+            "/rate",
+            "application/json",
+            "x-smp-key: slow\r\n",
+            b"{}",
+        ))
+        .await;
     assert_eq!((r.status, r.code().as_str()), (503, "deadline_exceeded"));
     assert_eq!(r.header("retry-after"), Some("1"));
-    assert!(started.elapsed() >= Duration::from_millis(250));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(1400),
+        "{took:?}"
+    );
     s.assert_alive().await;
     s.stop().await;
 }
@@ -270,4 +298,33 @@ async fn silent_connection_is_closed_at_the_header_timeout() {
     );
     s.assert_alive().await;
     s.stop().await;
+}
+
+/// Once shutdown begins, answers carry `connection: close` (while the server still accepts
+/// during the grace), so clients leave their keep-alive connections before the drain closes
+/// idle ones under them.
+#[tokio::test]
+async fn answers_during_the_grace_say_connection_close() {
+    let mut s = start(&[("RATER_SHUTDOWN_GRACE_MS", "500")]).await;
+    let mut c = s.connect().await;
+    c.write(&get("/health")).await;
+    let r = c.response().await.unwrap();
+    assert_eq!((r.status, r.header("connection")), (200, None));
+    s.signal_shutdown();
+    let run = s.take_handle();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    c.write(&get("/health")).await;
+    let r = c.response().await.expect("answered during the grace");
+    assert_eq!((r.status, r.header("connection")), (200, Some("close")));
+    assert!(
+        c.closed_within(Duration::from_millis(300)).await,
+        "kept open"
+    );
+    // A new connection during the grace is still served.
+    let r = s.send(&get("/health")).await;
+    assert_eq!((r.status, r.header("connection")), (200, Some("close")));
+    tokio::time::timeout(Duration::from_secs(3), run)
+        .await
+        .expect("run returns")
+        .unwrap();
 }

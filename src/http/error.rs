@@ -43,6 +43,10 @@ pub enum HttpError {
     /// `Content-Length` is present but not a number.
     #[error("content-length is not a number")]
     BadContentLength,
+    /// The body did not arrive in full within the request deadline (the client declared
+    /// more than it sent, or sends too slowly).
+    #[error("the request body did not arrive within the {0:?} deadline")]
+    BodyTimeout(Duration),
     /// The body could not be read (the client broke the framing or went away).
     #[error("request body could not be read: {0}")]
     BodyRead(#[source] hyper::Error),
@@ -85,6 +89,7 @@ impl HttpError {
             HttpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::BadContentLength | HttpError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            HttpError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             HttpError::Tenant(TenantError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Tenant(_) => StatusCode::UNAUTHORIZED,
             HttpError::Price(e) => match e.kind() {
@@ -109,6 +114,7 @@ impl HttpError {
             HttpError::PayloadTooLarge { .. } => "payload_too_large",
             HttpError::BadContentLength => "bad_content_length",
             HttpError::BodyRead(_) => "invalid_body",
+            HttpError::BodyTimeout(_) => "body_timeout",
             HttpError::Tenant(e) => match e {
                 TenantError::MissingKey => "missing_key",
                 TenantError::InvalidKey => "invalid_key",

@@ -27,6 +27,12 @@ pub const EXPLAIN_HEADER: &str = "x-rater-explain";
 /// Initial capacity of the answer buffer: a few priced perils fit without growing.
 const OUT_CAPACITY: usize = 1024;
 
+/// How long past the request deadline the outer timer in [`serve`] waits. The rate route
+/// times its own phases against the deadline itself, so it can tell a body that never
+/// arrived (the client's fault: 408) from a tenant lookup that took too long (ours: 503);
+/// the outer timer is only the backstop and must not win that race.
+const DEADLINE_BACKSTOP: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// What a request asked for; also the `route` label of metrics and logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -116,8 +122,14 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> HttpResponse {
         // The deadline covers reading the body and the tenant lookup; the timer is an entry
         // in tokio's timer wheel, not an allocation.
         Ok(()) => tokio::time::timeout(
-            config.request_deadline,
-            handle(state, route, req, request_id),
+            config.request_deadline + DEADLINE_BACKSTOP,
+            handle(
+                state,
+                route,
+                req,
+                request_id,
+                start + config.request_deadline,
+            ),
         )
         .await
         .unwrap_or(Err(HttpError::Deadline(config.request_deadline))),
@@ -150,6 +162,7 @@ async fn handle(
     route: Route,
     req: Request<Incoming>,
     request_id: u64,
+    deadline: Instant,
 ) -> Result<HttpResponse, HttpError> {
     match route {
         Route::Root | Route::Health => Ok(json_static(b"{\"status\":\"ok\"}")),
@@ -186,7 +199,7 @@ async fn handle(
             );
             Ok(resp)
         }
-        Route::Rate => rate(state, req, request_id).await,
+        Route::Rate => rate(state, req, request_id, deadline).await,
         Route::Unknown => Err(HttpError::NotFound),
     }
 }
@@ -223,6 +236,7 @@ async fn rate(
     state: &AppState,
     req: Request<Incoming>,
     request_id: u64,
+    deadline: Instant,
 ) -> Result<HttpResponse, HttpError> {
     let tenants = state.tenants().ok_or(HttpError::NotReady)?;
     let (parts, incoming) = req.into_parts();
@@ -236,15 +250,28 @@ async fn rate(
         .get(EXPLAIN_HEADER)
         .is_some_and(|v| v.as_bytes() == b"1");
     let key = key_header(headers);
+    let budget = state.config().request_deadline;
     let tenant = async {
         match key {
-            Ok(key) => tenants.get(key).await,
-            Err(e) => Err(e),
+            Ok(key) => match tokio::time::timeout_at(deadline, tenants.get(key)).await {
+                Ok(tenant) => tenant.map_err(HttpError::from),
+                // Waiting on the State API is ours to answer for: 503 with Retry-After.
+                Err(_) => Err(HttpError::Deadline(budget)),
+            },
+            Err(e) => Err(HttpError::from(e)),
         }
+    };
+    // A body still incomplete at the deadline is the client's doing (it declared more than
+    // it sent, or sends too slowly): 408, so neither Socotra nor a monitor reads it as the
+    // rater being down.
+    let body = async {
+        tokio::time::timeout_at(deadline, body::read(incoming, declared, limit))
+            .await
+            .unwrap_or(Err(HttpError::BodyTimeout(budget)))
     };
     // The tenant lookup (possibly a State API call) overlaps receiving the body. Body errors
     // are answered first: they say the request itself is unusable.
-    let (buf, tenant) = tokio::join!(body::read(incoming, declared, limit), tenant);
+    let (buf, tenant) = tokio::join!(body, tenant);
     let mut buf = buf?;
     let tenant = tenant?;
 

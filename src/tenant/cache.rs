@@ -178,8 +178,9 @@ impl TenantCache {
         }
     }
 
-    /// Starts fetching `key`'s state now without waiting (for `/_app/start`): a missing,
-    /// unknown or failed entry is fetched, a cached one refreshed in the background. The
+    /// Starts fetching `key`'s state now without waiting (for `/_app/start`): a missing entry
+    /// is fetched, a cached one refreshed in the background, and an unknown or failed one
+    /// fetched again once its negative TTL or back-off is over (not before: see below). The
     /// key is checked like [`TenantCache::get`]'s. Must be called inside a tokio runtime.
     pub fn warm(&self, key: Option<&str>) -> Result<(), TenantError> {
         let key = self.key(key)?;
@@ -196,6 +197,11 @@ impl TenantCache {
                         refresh = Some(e.get().generation);
                     }
                 }
+                // A key the State API just called unknown (or a failing one inside its
+                // back-off) is not asked again before its window ends, whoever asks: a
+                // stream of `/_app/start` calls with a made-up key would otherwise reach the
+                // State API once per call. After the window the next request fetches.
+                SlotState::Unknown { until } | SlotState::Failed { until, .. } if now < *until => {}
                 SlotState::Unknown { .. } | SlotState::Failed { .. } => {
                     let (slot, f) = inner.loading_slot(now);
                     flight = Some((slot.generation, f.tx));
@@ -524,22 +530,35 @@ impl Inner {
     /// than on every miss. Exact LRU would need an ordered list touched under a lock by
     /// every hit; for a bound that only exists to stop key spraying, "about the least
     /// recently used" is enough. Loading entries are never evicted: requests wait on them.
+    ///
+    /// Remembered unknown keys and failures go before any resolved tenant: a spray of
+    /// made-up keys (each one an `Unknown` entry) must not push a real tenant that was
+    /// quiet for a minute out of the cache, which would cost it a State API call and, were
+    /// the State API down at that moment, its answers. Only when the bound is all tenants
+    /// are tenants evicted.
     fn evict_if_over(&self) {
         let max = self.config.max_tenants;
         if self.map.len() <= max || self.evicting.swap(true, Ordering::Acquire) {
             return;
         }
         let len = self.map.len();
-        let mut candidates: Vec<(u64, TenantKey)> = self
+        // (is a tenant, last access): negative entries sort first, then least recent.
+        let mut candidates: Vec<((bool, u64), TenantKey)> = self
             .map
             .iter()
             .filter(|e| !matches!(e.state, SlotState::Loading(_)))
-            .map(|e| (e.last_access.load(Ordering::Relaxed), e.key().clone()))
+            .map(|e| {
+                let tenant = matches!(e.state, SlotState::Ready(_));
+                (
+                    (tenant, e.last_access.load(Ordering::Relaxed)),
+                    e.key().clone(),
+                )
+            })
             .collect();
         let target = (len.saturating_sub(max) + (max / 16).max(1)).min(candidates.len());
         if target > 0 {
             candidates.select_nth_unstable_by_key(target - 1, |c| c.0);
-            for (stamp, key) in &candidates[..target] {
+            for ((_, stamp), key) in &candidates[..target] {
                 let removed = self.map.remove_if(key, |_, s| {
                     s.last_access.load(Ordering::Relaxed) == *stamp
                         && !matches!(s.state, SlotState::Loading(_))

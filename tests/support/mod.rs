@@ -4,6 +4,7 @@
 // Each test file uses a different part of this harness.
 #![allow(dead_code)]
 
+pub mod attack;
 pub mod golden;
 pub mod http_server;
 pub mod state_api;
