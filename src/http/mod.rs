@@ -153,6 +153,46 @@ pub async fn load_plans(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Loads the plans folder again and swaps it into the tenant cache (SIGHUP). A folder that
+/// does not load keeps the running plans: the error is returned (and logged by the caller),
+/// nothing is swapped, and requests go on with the plans they had.
+pub async fn reload_plans(state: &AppState) -> anyhow::Result<usize> {
+    let tenants = state.tenants().context("plans are not loaded yet")?.clone();
+    let dir = state.config().plans_dir.clone();
+    let shown = dir.display().to_string();
+    let plans = tokio::task::spawn_blocking(move || crate::plan::load_dir(&dir))
+        .await
+        .context("the plan loader panicked")?
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("reloading plans from {shown}; keeping the running plans"))?;
+    let count = plans.len();
+    let tenants_resolved = tenants.reload_plans(Arc::new(plans));
+    tracing::info!(plans = count, tenants = tenants_resolved, dir = %shown, "plans reloaded");
+    Ok(tenants_resolved)
+}
+
+/// Reloads the plans on every SIGHUP, until the process stops. (Listening replaces SIGHUP's
+/// default action, which would end the process.)
+async fn reload_on_sighup(state: &AppState) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP received: reloading plans");
+                    if let Err(e) = reload_plans(state).await {
+                        tracing::error!(error = %format!("{e:#}"), "plan reload failed");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP; plans will not reload"),
+        }
+    }
+    let _ = state;
+    std::future::pending::<()>().await
+}
+
 /// Binds a listener. `SO_REUSEADDR` so a restart does not wait out TIME_WAIT;
 /// `SO_REUSEPORT` for `per-core`, where every runtime has its own listener on the port and
 /// the kernel spreads connections among them.
@@ -220,7 +260,10 @@ async fn until_stop(state: Arc<AppState>, failure: Arc<OnceLock<anyhow::Error>>)
     tokio::select! {
         _ = shutdown::signal() => {}
         res = load_plans(&state) => match res {
-            Ok(()) => shutdown::signal().await,
+            Ok(()) => tokio::select! {
+                _ = shutdown::signal() => {}
+                _ = reload_on_sighup(&state) => {}
+            },
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "cannot load plans; stopping");
                 let _ = failure.set(e);

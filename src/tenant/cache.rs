@@ -63,8 +63,12 @@ struct Inner {
     map: DashMap<TenantKey, Slot>,
     /// Where state comes from (State API or local file; tests plug in their own).
     source: Box<dyn FetchState>,
-    /// The plans tenants are resolved against.
-    plans: Arc<PlanSet>,
+    /// The plans tenants are resolved against, and their generation (bumped by each
+    /// reload). Read when a fetch resolves or writes back a tenant, never on a cache hit;
+    /// written by [`TenantCache::reload_plans`]. Lock order: a write-back may read it while
+    /// holding a shard lock; a reload releases it before it walks the map; so the two never
+    /// wait on each other in a cycle.
+    plans: std::sync::RwLock<PlansNow>,
     /// Which settings are secrets.
     secrets: SecretPolicy,
     config: CacheConfig,
@@ -75,6 +79,12 @@ struct Inner {
     next_generation: AtomicU64,
     /// Set while one task evicts, so a burst of misses does not run many scans at once.
     evicting: AtomicBool,
+}
+
+/// The current plans and their generation.
+struct PlansNow {
+    set: Arc<PlanSet>,
+    generation: u64,
 }
 
 struct Slot {
@@ -145,7 +155,10 @@ impl TenantCache {
             inner: Arc::new(Inner {
                 map: DashMap::new(),
                 source: Box::new(source),
-                plans,
+                plans: std::sync::RwLock::new(PlansNow {
+                    set: plans,
+                    generation: 0,
+                }),
                 secrets,
                 config,
                 stats: CacheStats::default(),
@@ -228,6 +241,33 @@ impl TenantCache {
     pub fn forget(&self, key: Option<&str>) -> Result<bool, TenantError> {
         let key = self.key(key)?;
         Ok(self.inner.map.remove(key).is_some())
+    }
+
+    /// Swaps in newly loaded plans: every cached tenant is resolved again against them (from
+    /// the settings and mappings it holds: no State API call), and fetches under way resolve
+    /// against them when they finish. Requests already holding a tenant finish with the plans
+    /// they started with, so no request fails during the swap. Returns how many tenants were
+    /// re-resolved.
+    pub fn reload_plans(&self, plans: Arc<PlanSet>) -> usize {
+        let inner = &self.inner;
+        let generation = {
+            let mut now = inner.plans.write().unwrap_or_else(|e| e.into_inner());
+            now.set = plans.clone();
+            now.generation += 1;
+            now.generation
+        };
+        // Released before walking the map (see `Inner::plans`). Each shard is write-locked
+        // only while its entries are re-resolved: a few microseconds per tenant.
+        let mut count = 0;
+        for mut slot in inner.map.iter_mut() {
+            if let SlotState::Ready(r) = &mut slot.state
+                && r.tenant.plans_generation < generation
+            {
+                r.tenant = Arc::new(r.tenant.with_plans(&plans, generation));
+                count += 1;
+            }
+        }
+        count
     }
 
     /// The counters, for the metrics endpoint.
@@ -401,7 +441,9 @@ impl Inner {
         let hash = key.hash();
         match result {
             Ok(doc) => {
-                let tenant = Tenant::resolve(hash, doc, &self.plans, &self.secrets);
+                let (plans, generation) = self.plans_now();
+                let mut tenant = Tenant::resolve(hash, doc, &plans, &self.secrets);
+                tenant.plans_generation = generation;
                 for warning in &tenant.warnings {
                     tracing::warn!(tenant = %hash, %warning, "tenant state has a problem");
                 }
@@ -464,7 +506,7 @@ impl Inner {
             if let Some(mut slot) = inner.map.get_mut(&key)
                 && slot.generation == generation
             {
-                slot.state = state;
+                slot.state = inner.current_plans(state);
             }
             guard.done = true;
             drop(guard);
@@ -509,7 +551,31 @@ impl Inner {
         if let Some(mut slot) = self.map.get_mut(key)
             && slot.generation == generation
         {
-            slot.state = state;
+            slot.state = self.current_plans(state);
+        }
+    }
+
+    /// The current plans and their generation.
+    fn plans_now(&self) -> (Arc<PlanSet>, u64) {
+        // A poisoned lock only means a reload panicked mid-assignment of two plain fields;
+        // the value is still whole.
+        let now = self.plans.read().unwrap_or_else(|e| e.into_inner());
+        (now.set.clone(), now.generation)
+    }
+
+    /// A ready state resolved against the plans of an older generation is resolved again
+    /// against the current ones before it is written back: a fetch that started before a
+    /// reload must not bring the old plans back.
+    fn current_plans(&self, state: SlotState) -> SlotState {
+        match state {
+            SlotState::Ready(mut r) => {
+                let (plans, generation) = self.plans_now();
+                if r.tenant.plans_generation != generation {
+                    r.tenant = Arc::new(r.tenant.with_plans(&plans, generation));
+                }
+                SlotState::Ready(r)
+            }
+            other => other,
         }
     }
 

@@ -16,8 +16,11 @@ pub const RATE_PLAN_SETTING: &str = "ratePlan";
 /// A tenant's state, resolved against the loaded plans. Shared read-only by requests.
 #[derive(Debug)]
 pub struct Tenant {
-    /// Which plan prices which product for this tenant: resolved here, once per fetch.
+    /// Which plan prices which product for this tenant: resolved here, once per fetch (and
+    /// again when the plans are reloaded).
     pub selector: Selector,
+    /// Which generation of the cache's plans `selector` was resolved against.
+    pub(crate) plans_generation: u64,
     /// The short hash of the tenant's key, for logs (never the key).
     pub key_hash: KeyHash,
     /// `settings`, secrets wrapped.
@@ -84,6 +87,7 @@ impl Tenant {
         let selector = Selector::resolve(plans, settings.plain(RATE_PLAN_SETTING), &mappings);
         Tenant {
             selector,
+            plans_generation: 0,
             key_hash,
             settings,
             mappings,
@@ -91,6 +95,22 @@ impl Tenant {
             tenant_host_name: doc.tenant_host_name.map(String::into_boxed_str),
             token: doc.token,
             warnings,
+        }
+    }
+
+    /// The same tenant with its plan choice resolved again against `plans` (after a plan
+    /// reload): settings and mappings are kept, so no State API call is needed.
+    pub fn with_plans(&self, plans: &PlanSet, plans_generation: u64) -> Tenant {
+        Tenant {
+            selector: Selector::resolve(plans, self.rate_plan(), &self.mappings),
+            plans_generation,
+            key_hash: self.key_hash,
+            settings: self.settings.clone(),
+            mappings: self.mappings.clone(),
+            socotra_api_url: self.socotra_api_url.clone(),
+            tenant_host_name: self.tenant_host_name.clone(),
+            token: self.token.clone(),
+            warnings: self.warnings.clone(),
         }
     }
 
