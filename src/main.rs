@@ -4,8 +4,15 @@
 use std::process::ExitCode;
 
 // mimalloc: see docs/PERFORMANCE.md for the comparison with the system allocator.
+// MEASURED-ALLOC-PLACEHOLDER
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `--features system-alloc`: the system allocator, for the comparison only.
+#[cfg(feature = "system-alloc")]
+#[global_allocator]
+static GLOBAL: std::alloc::System = std::alloc::System;
 
 fn main() -> ExitCode {
     match rater::cli::run() {
