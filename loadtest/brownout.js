@@ -4,7 +4,8 @@
 // stale within the stale-if-error window, with one background refresh per key and back-off;
 // loadtest/run sets a 5 s TTL so the stale path is exercised). Uncached tenants (new keys
 // each request) may fail, but must fail fast with 503, never hang past the State API
-// client's timeout.
+// client's timeout. The cached p99 bound is steady's (20 ms, see steady.js): a brown-out must
+// not move it.
 import { sleep } from 'k6';
 import { FIXTURES, pick, rate, stateMode, tenantFor } from './lib.js';
 
@@ -39,7 +40,7 @@ export const options = {
   },
   thresholds: {
     'http_req_failed{kind:cached}': ['rate<0.001'],
-    'http_req_duration{kind:cached}': [`p(99)<${__ENV.P99_MS || 10}`],
+    'http_req_duration{kind:cached}': [`p(99)<${__ENV.P99_MS || 20}`],
     'checks{kind:cached}': ['rate>0.999'],
     // The State API client's total timeout is 2 s: nobody waits much longer.
     'http_req_duration{kind:uncached}': ['max<3000'],

