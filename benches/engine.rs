@@ -4,17 +4,25 @@
 //!   with a loaded plan (the request already parsed); reported per peril characteristic.
 //! - `price_request/*`: the whole in-process path, body bytes in, response bytes out
 //!   (simd-json parse in place, plan selection, rating, response writing).
+//! - `warm_tenant/*`: the same, with the tenant taken from a warm `TenantCache` first (a
+//!   dashmap hit and an `Arc` clone, as the HTTP handler does per request), on a
+//!   current-thread tokio runtime.
 //!
-//! Run: `cargo bench --bench engine`.
+//! Throughput of `price_request` and `warm_tenant` is in bytes of request body; requests/s
+//! per core is 1 / time per iteration. Run: `cargo bench --bench engine`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rater::engine::{NoTrace, PolicyPeriod, rate};
 use rater::plan::{BoundPlan, Selector, load_plan};
 use rater::pricing::{PriceOptions, price_request};
-use rater::wire::request::RateRequest;
+use rater::tenant::{
+    CacheConfig, FetchFuture, FetchState, SecretPolicy, StateDoc, TenantCache, TenantKey,
+};
+use rater::wire::payload::Payload;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/socotra/fixtures")
@@ -47,53 +55,53 @@ fn requests() -> Vec<(&'static str, Vec<u8>)> {
             "variant007-24KB",
             std::fs::read(f.join("rating-variants/007.request.json")).unwrap(),
         ),
+        (
+            "endorsement1-54KB",
+            std::fs::read(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("loadtest/fixtures/endorsement1-54KB.json"),
+            )
+            .unwrap(),
+        ),
     ]
 }
 
 fn engine(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     for plan_id in ["personal-auto", "socotra-reference"] {
         let bound = BoundPlan::unbound(plan(plan_id));
         for (name, body) in requests() {
             let mut body = body.clone();
-            let req: RateRequest<'_> = simd_json::serde::from_slice(&mut body).unwrap();
-            let policy = req.policy.as_ref().unwrap();
-            let tz = jiff::tz::db()
-                .get(req.tenant_time_zone.as_deref().unwrap())
-                .unwrap();
-            let period = PolicyPeriod {
-                time_zone: &tz,
-                anchor_ms: policy
-                    .original_contract_start_timestamp
-                    .as_deref()
-                    .and_then(|s| s.parse().ok()),
-                payment_schedule: policy.payment_schedule_name.as_deref(),
-            };
-            let views: Vec<_> = req
-                .policy_exposure_perils
-                .as_ref()
-                .unwrap()
-                .iter()
-                .map(|t| {
-                    policy
-                        .resolve(
-                            t.peril_characteristics_locator.as_deref().unwrap(),
-                            t.exposure_characteristics_locator.as_deref(),
-                            t.policy_characteristics_locator.as_deref(),
-                        )
-                        .unwrap()
-                })
-                .collect();
-            group.throughput(Throughput::Elements(views.len() as u64));
-            group.bench_with_input(BenchmarkId::new(plan_id, name), &views, |b, views| {
-                b.iter(|| {
-                    for v in views {
-                        let peril = v.peril.name.as_deref().unwrap();
-                        std::hint::black_box(
-                            rate(&bound, peril, v, &period, &mut NoTrace).unwrap(),
-                        );
-                    }
-                })
+            // The production input source: peril views over the indexed tape.
+            Payload::with(&mut body, |req| {
+                let req = req.unwrap();
+                let tz = jiff::tz::db().get(req.tenant_time_zone().unwrap()).unwrap();
+                let period = PolicyPeriod {
+                    time_zone: &tz,
+                    anchor_ms: req
+                        .original_contract_start_timestamp()
+                        .and_then(|s| s.parse().ok()),
+                    payment_schedule: req.payment_schedule_name(),
+                };
+                let views: Vec<_> = req
+                    .triplets()
+                    .unwrap()
+                    .map(|t| req.resolve(t.peril.unwrap(), t.exposure, t.policy).unwrap())
+                    .collect();
+                group.throughput(Throughput::Elements(views.len() as u64));
+                group.bench_with_input(BenchmarkId::new(plan_id, name), &views, |b, views| {
+                    b.iter(|| {
+                        for v in views {
+                            let peril = v.peril_name().unwrap();
+                            std::hint::black_box(
+                                rate(&bound, peril, v, &period, &mut NoTrace).unwrap(),
+                            );
+                        }
+                    })
+                });
             });
         }
     }
@@ -102,6 +110,9 @@ fn engine(c: &mut Criterion) {
 
 fn whole_request(c: &mut Criterion) {
     let mut group = c.benchmark_group("price_request");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     for plan_id in ["personal-auto", "socotra-reference"] {
         let selector = Selector::fixed(plan(plan_id));
         for (name, body) in requests() {
@@ -123,5 +134,66 @@ fn whole_request(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine, whole_request);
+/// A state source answering every key with the same state: the bench measures cache hits.
+struct OneState(StateDoc);
+
+impl FetchState for OneState {
+    fn fetch<'a>(&'a self, _key: &'a TenantKey) -> FetchFuture<'a> {
+        let doc = self.0.clone();
+        Box::pin(async move { Ok(doc) })
+    }
+}
+
+fn warm_tenant(c: &mut Criterion) {
+    let mut group = c.benchmark_group("warm_tenant");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let plans = rater::plan::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rating-tables"))
+        .unwrap();
+    for plan_id in ["personal-auto", "socotra-reference"] {
+        let doc = StateDoc::from_value(serde_json::json!({
+            "socotraApiUrl": "http://127.0.0.1:9",
+            "tenantHostName": "bench.local",
+            "token": "t",
+            "settings": { "ratePlan": plan_id }
+        }))
+        .unwrap();
+        let cache = TenantCache::new(
+            OneState(doc),
+            Arc::new(plans.clone()),
+            SecretPolicy::new(Vec::<String>::new()),
+            CacheConfig::from_lookup(|_| None).unwrap(),
+        );
+        // Warm: the first get fetches and resolves the tenant.
+        rt.block_on(cache.get(Some("bench-tenant"))).unwrap();
+        for (name, body) in requests() {
+            group.throughput(Throughput::Bytes(body.len() as u64));
+            let mut work = body.clone();
+            let mut out = Vec::with_capacity(4096);
+            group.bench_with_input(BenchmarkId::new(plan_id, name), &body, |b, body| {
+                b.iter(|| {
+                    let tenant = rt.block_on(cache.get(Some("bench-tenant"))).unwrap();
+                    work.copy_from_slice(body);
+                    out.clear();
+                    price_request(
+                        &tenant.selector,
+                        &mut work,
+                        &mut out,
+                        PriceOptions::default(),
+                    )
+                    .unwrap();
+                    std::hint::black_box(&out);
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, engine, whole_request, warm_tenant);
 criterion_main!(benches);

@@ -3,9 +3,26 @@
 
 use std::process::ExitCode;
 
-// mimalloc: see docs/PERFORMANCE.md for the comparison with the system allocator.
+// mimalloc, measured against the system allocator (docs/PERFORMANCE.md, section 6), rater on
+// one pinned CPU, wrk on the other, 16 connections, requests/s:
+//   loadtest/bench-http (best of 3):        12 KB  39,441 mimalloc | 40,905 system
+//                                           36 KB  24,387          | 24,423
+//                                           54 KB  17,153          | 18,400
+//   interleaved A/B, mean of 4 x 3 s runs:  12 KB  37,484          | 37,380
+//                                           36 KB  22,258          | 22,905
+// A tie within this machine's noise (round-to-round spread about 5 %): pricing makes no heap
+// allocation per request any more (tests/alloc_budget.rs), so the allocator only serves
+// hyper's few per-request allocations. mimalloc stays: nothing measured beyond noise favours a
+// switch and the allocation budget test counts through it; `--features system-alloc`
+// re-runs the comparison.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `--features system-alloc`: the system allocator, for the comparison only.
+#[cfg(feature = "system-alloc")]
+#[global_allocator]
+static GLOBAL: std::alloc::System = std::alloc::System;
 
 fn main() -> ExitCode {
     match rater::cli::run() {

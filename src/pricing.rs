@@ -3,15 +3,14 @@
 //!
 //! Shared by the HTTP service and `rater rate`, so both answer exactly the same bytes.
 
-use std::cell::RefCell;
-
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use simd_json::{Buffers, ErrorType};
+use simd_json::ErrorType;
+use smallvec::SmallVec;
 
 use crate::engine::{Explain, NoTrace, PolicyPeriod, RatingError, rate};
 use crate::plan::{SelectError, Selector};
-use crate::wire::request::{INDEX_FROM, RateRequest, Triplet, Unresolved};
+use crate::wire::payload::{self, INDEX_FROM, Payload, PayloadError, Triplet, Unresolved};
 use crate::wire::response::ResponseWriter;
 
 /// Per-request options.
@@ -103,17 +102,14 @@ impl PriceError {
 }
 
 /// How deep JSON may nest. Socotra policies nest about ten levels; the limit stops a
-/// hostile body from making the parser (or serde's skipping) recurse without bound.
-pub const MAX_JSON_DEPTH: usize = 64;
-
-thread_local! {
-    /// simd-json's scratch buffers (structural indexes, string buffer, stage-2 stack), kept
-    /// per thread so a request reuses them instead of allocating them anew.
-    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::with_max_depth(64 * 1024, MAX_JSON_DEPTH));
-}
+/// hostile body from making the parser recurse without bound.
+pub const MAX_JSON_DEPTH: usize = payload::MAX_JSON_DEPTH;
 
 /// Prices the Socotra rating request in `body` (parsed in place, so it is mutated) with the
 /// tenant's `selector`, appending the JSON answer to `out`. On error `out` is left as it was.
+///
+/// The body is read through [`Payload`]: simd-json's tape indexed in place, only the parts
+/// rating reads, with this thread's reused buffers (no allocation in steady state).
 pub fn price_request(
     selector: &Selector,
     body: &mut [u8],
@@ -121,18 +117,7 @@ pub fn price_request(
     opts: PriceOptions,
 ) -> Result<(), PriceError> {
     let start_len = out.len();
-    let result = BUFFERS.with(|b| match b.try_borrow_mut() {
-        Ok(mut buffers) => price_with(selector, body, out, opts, &mut buffers),
-        // Re-entrancy cannot happen (pricing calls nothing that prices), but a fresh buffer
-        // set is the safe answer if it ever did.
-        Err(_) => price_with(
-            selector,
-            body,
-            out,
-            opts,
-            &mut Buffers::with_max_depth(body.len(), MAX_JSON_DEPTH),
-        ),
-    });
+    let result = Payload::with(body, |p| price_with(selector, p?, out, opts));
     if result.is_err() {
         out.truncate(start_len);
     }
@@ -141,30 +126,25 @@ pub fn price_request(
 
 fn price_with(
     selector: &Selector,
-    body: &mut [u8],
+    req: Payload<'_, '_>,
     out: &mut Vec<u8>,
     opts: PriceOptions,
-    buffers: &mut Buffers,
 ) -> Result<(), PriceError> {
-    let req: RateRequest<'_> =
-        simd_json::serde::from_slice_with_buffers(body, buffers).map_err(json_error)?;
-    let policy = req.policy.as_ref().ok_or_else(|| missing("policy"))?;
+    if !req.has_policy() {
+        return Err(missing("policy"));
+    }
     let triplets = req
-        .policy_exposure_perils
-        .as_deref()
+        .triplets()
         .ok_or_else(|| missing("policyExposurePerils"))?;
-    let product = policy
-        .product_name
-        .as_deref()
+    let product = req
+        .product_name()
         .ok_or_else(|| missing("policy.productName"))?;
     let tz_name = req
-        .tenant_time_zone
-        .as_deref()
+        .tenant_time_zone()
         .ok_or_else(|| missing("tenantTimeZone"))?;
     let tz = time_zone(tz_name)?;
-    let anchor_raw = policy
-        .original_contract_start_timestamp
-        .as_deref()
+    let anchor_raw = req
+        .original_contract_start_timestamp()
         .ok_or_else(|| missing("policy.originalContractStartTimestamp"))?;
     let anchor = epoch_ms(anchor_raw).ok_or_else(|| PriceError::Invalid {
         field: "policy.originalContractStartTimestamp".into(),
@@ -175,31 +155,23 @@ fn price_with(
     let period = PolicyPeriod {
         time_zone: &tz,
         anchor_ms: Some(anchor.as_millisecond()),
-        payment_schedule: policy.payment_schedule_name.as_deref(),
+        payment_schedule: req.payment_schedule_name(),
     };
-    check_unique(triplets)?;
+    check_unique(&req)?;
 
     // Many triplets: index the locators once rather than scan the policy per triplet.
-    let index = (triplets.len() >= INDEX_FROM).then(|| policy.index());
+    let index = (req.triplet_count() >= INDEX_FROM).then(|| req.locator_index());
     let mut traces = Vec::new();
     let mut writer = ResponseWriter::new(out);
-    for (i, t) in triplets.iter().enumerate() {
-        let locator =
-            t.peril_characteristics_locator
-                .as_deref()
-                .ok_or_else(|| PriceError::Invalid {
-                    field: format!("policyExposurePerils[{i}].perilCharacteristicsLocator"),
-                    message: "is missing".into(),
-                })?;
-        let view = policy
-            .resolve_indexed(
-                index.as_ref(),
-                locator,
-                t.exposure_characteristics_locator.as_deref(),
-                t.policy_characteristics_locator.as_deref(),
-            )
-            .map_err(|e| unresolved(e, t, locator))?;
-        let peril = view.peril.name.as_deref().unwrap_or("");
+    for (i, t) in triplets.enumerate() {
+        let locator = t.peril.ok_or_else(|| PriceError::Invalid {
+            field: format!("policyExposurePerils[{i}].perilCharacteristicsLocator"),
+            message: "is missing".into(),
+        })?;
+        let view = req
+            .resolve_indexed(index.as_ref(), locator, t.exposure, t.policy)
+            .map_err(|e| unresolved(e, &t, locator))?;
+        let peril = view.peril_name().unwrap_or("");
         let rating_error = |error| PriceError::Rating {
             locator: locator.to_owned(),
             peril: peril.to_owned(),
@@ -220,6 +192,15 @@ fn price_with(
     }
     writer.finish(opts.explain.then_some(traces.as_slice()));
     Ok(())
+}
+
+impl From<PayloadError> for PriceError {
+    fn from(e: PayloadError) -> PriceError {
+        match e {
+            PayloadError::Json(e) => json_error(e),
+            PayloadError::Invalid { field, message } => PriceError::Invalid { field, message },
+        }
+    }
 }
 
 fn missing(field: &str) -> PriceError {
@@ -265,24 +246,20 @@ fn epoch_ms(raw: &str) -> Option<Timestamp> {
 /// Rejects a locator listed twice: the answer is keyed by locator, so a duplicate would make
 /// its JSON ambiguous. Small lists are compared pairwise (no allocation); long ones through a
 /// hash set, so a hostile request cannot make this quadratic.
-fn check_unique(triplets: &[Triplet<'_>]) -> Result<(), PriceError> {
-    fn loc<'t>(t: &'t Triplet<'_>) -> Option<&'t str> {
-        t.peril_characteristics_locator.as_deref()
-    }
-    let dup = if triplets.len() <= 32 {
-        triplets
-            .iter()
-            .enumerate()
-            .find_map(|(i, a)| {
-                triplets[..i]
-                    .iter()
-                    .any(|b| loc(a).is_some() && loc(a) == loc(b))
-                    .then(|| loc(a))
-            })
-            .flatten()
+fn check_unique(req: &Payload<'_, '_>) -> Result<(), PriceError> {
+    let Some(triplets) = req.triplets() else {
+        return Ok(());
+    };
+    let dup = if req.triplet_count() < INDEX_FROM {
+        let mut seen: SmallVec<[&str; INDEX_FROM]> = SmallVec::new();
+        triplets.filter_map(|t| t.peril).find(|l| {
+            let dup = seen.contains(l);
+            seen.push(l);
+            dup
+        })
     } else {
-        let mut seen = std::collections::HashSet::with_capacity(triplets.len());
-        triplets.iter().filter_map(loc).find(|l| !seen.insert(*l))
+        let mut seen = std::collections::HashSet::with_capacity(req.triplet_count());
+        triplets.filter_map(|t| t.peril).find(|l| !seen.insert(*l))
     };
     match dup {
         Some(l) => Err(PriceError::Locator {
@@ -302,11 +279,11 @@ fn unresolved(e: Unresolved, t: &Triplet<'_>, locator: &str) -> PriceError {
         ),
         Unresolved::Exposure => format!(
             "exposureCharacteristicsLocator {} (for peril characteristic {locator}) is not a characteristic of its exposure",
-            t.exposure_characteristics_locator.as_deref().unwrap_or("")
+            t.exposure.unwrap_or("")
         ),
         Unresolved::Policy => format!(
             "policyCharacteristicsLocator {} (for peril characteristic {locator}) is not a characteristic of the policy",
-            t.policy_characteristics_locator.as_deref().unwrap_or("")
+            t.policy.unwrap_or("")
         ),
     };
     PriceError::Locator {

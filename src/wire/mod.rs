@@ -1,5 +1,8 @@
-//! The only place that knows Socotra's JSON shape: the borrowed request types
-//! ([`request`]) and the response writer ([`response`]).
+//! The only place that knows Socotra's JSON shape: the request as pricing reads it
+//! ([`payload`]: simd-json's tape, indexed in place), the typed borrowed model of the request
+//! ([`request`]: serde types, the benchmark baseline and a reference for the shape), and
+//! the response writer ([`response`]).
 
+pub mod payload;
 pub mod request;
 pub mod response;

@@ -1,19 +1,18 @@
-//! The Socotra rating request as borrowed, typed structures.
+//! The Socotra rating request as borrowed, typed serde structures: the parts of the request
+//! rating reads, and nothing else.
 //!
-//! Parsed in place by simd-json's serde path: strings are unescaped inside the request
-//! buffer and borrowed from it (`Cow::Borrowed`; an owned `Cow` only where a value is not a
-//! JSON string, such as a number sent where Socotra normally sends a string). Only the parts
-//! of the policy rating needs are declared; serde skips every other key (`invoices`,
-//! `documents`, `modifications`, ...) by jumping over its tape subtree without building it.
+//! The service does not parse with these any more ([`super::payload`] indexes simd-json's
+//! tape in place, which allocates nothing per request); they stay as the typed model the
+//! payload path is measured against (`benches/parse.rs`: `serde_json::from_slice` into these
+//! types is the baseline) and as the reference for which fields and shapes rating accepts.
+//! Strings borrow from the body (`Cow::Borrowed`); an owned `Cow` only where a value is not a
+//! JSON string, such as an integer sent where Socotra normally sends a string.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
-use crate::engine::{Builtin, InputSource, Level};
 
 /// `ExternalRaterPriceRequest`.
 #[derive(Debug, Deserialize)]
@@ -246,170 +245,4 @@ impl<'de: 'a, 'a> Deserialize<'de> for ScalarOpt<'a> {
 
 fn scalar<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
     ScalarOpt::deserialize(d).map(|s| s.0)
-}
-
-/// One peril characteristic to price, with the entities above it: the engine's input.
-#[derive(Clone, Copy, Debug)]
-pub struct PerilView<'r, 'a> {
-    /// The policy.
-    pub policy: &'r Policy<'a>,
-    /// The policy characteristic the triplet names.
-    pub policy_char: &'r Characteristics<'a>,
-    /// The exposure.
-    pub exposure: &'r Exposure<'a>,
-    /// The exposure characteristic the triplet names.
-    pub exposure_char: &'r Characteristics<'a>,
-    /// The peril.
-    pub peril: &'r Peril<'a>,
-    /// The peril characteristic being priced.
-    pub peril_char: &'r PerilCharacteristics<'a>,
-}
-
-impl InputSource for PerilView<'_, '_> {
-    fn field(&self, level: Level, name: &str) -> Option<&str> {
-        match level {
-            Level::Policy => self.policy_char.field_values.get(name),
-            Level::Exposure => self.exposure_char.field_values.get(name),
-            Level::Peril => self.peril_char.field_values.get(name),
-        }
-    }
-
-    fn builtin(&self, builtin: Builtin) -> Option<&str> {
-        let pc = self.peril_char;
-        match builtin {
-            Builtin::PerilName => self.peril.name.as_deref(),
-            Builtin::ExposureName => self.exposure.name.as_deref(),
-            Builtin::ProductName => self.policy.product_name.as_deref(),
-            Builtin::PaymentSchedule => self.policy.payment_schedule_name.as_deref(),
-            Builtin::IndemnityInAggregate => pc.indemnity_in_aggregate.as_deref(),
-            Builtin::IndemnityPerEvent => pc.indemnity_per_event.as_deref(),
-            Builtin::IndemnityPerItem => pc.indemnity_per_item.as_deref(),
-            Builtin::Deductible => pc.deductible.as_deref(),
-            Builtin::LumpSumPayment => pc.lump_sum_payment.as_deref(),
-            Builtin::CoverageStart => pc.coverage_start_timestamp.as_deref(),
-            Builtin::CoverageEnd => pc.coverage_end_timestamp.as_deref(),
-        }
-    }
-}
-
-/// Why a triplet cannot be resolved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unresolved {
-    /// No peril characteristic has the locator.
-    Peril,
-    /// The peril characteristic's exposure has no characteristic with the triplet's locator.
-    Exposure,
-    /// The policy has no characteristic with the triplet's locator.
-    Policy,
-}
-
-/// Where each peril characteristic is, by locator: `(exposure, peril, characteristic)`
-/// indexes, the first occurrence of a locator winning (as the linear scan does).
-///
-/// Built once per request when it prices many perils ([`INDEX_FROM`] or more triplets):
-/// a 4 MiB request can hold ~28,000 peril characteristics and as many triplets, and
-/// resolving each triplet by a scan is then ~400 million comparisons (measured before this
-/// index: 20,000 perils took 0.46 s of a worker thread, 10,000 took 0.16 s).
-#[derive(Debug, Default)]
-pub struct LocatorIndex<'r> {
-    at: HashMap<&'r str, (usize, usize, usize)>,
-}
-
-/// From this many triplets on, [`Policy::index`] is worth its allocation.
-pub const INDEX_FROM: usize = 32;
-
-impl<'a> Policy<'a> {
-    /// Indexes every peril characteristic by locator.
-    pub fn index(&self) -> LocatorIndex<'_> {
-        let mut at = HashMap::new();
-        for (e, exposure) in self.exposures.iter().enumerate() {
-            for (p, peril) in exposure.perils.iter().enumerate() {
-                for (c, pc) in peril.characteristics.iter().enumerate() {
-                    if let Some(loc) = pc.locator.as_deref() {
-                        at.entry(loc).or_insert((e, p, c));
-                    }
-                }
-            }
-        }
-        LocatorIndex { at }
-    }
-
-    /// [`Policy::resolve`], finding the peril characteristic through `index` when given.
-    pub fn resolve_indexed<'r>(
-        &'r self,
-        index: Option<&LocatorIndex<'_>>,
-        peril_loc: &str,
-        exposure_loc: Option<&str>,
-        policy_loc: Option<&str>,
-    ) -> Result<PerilView<'r, 'a>, Unresolved> {
-        let Some(index) = index else {
-            return self.resolve(peril_loc, exposure_loc, policy_loc);
-        };
-        let &(e, p, c) = index.at.get(peril_loc).ok_or(Unresolved::Peril)?;
-        let exposure = self.exposures.get(e).ok_or(Unresolved::Peril)?;
-        let peril = exposure.perils.get(p).ok_or(Unresolved::Peril)?;
-        let pc = peril.characteristics.get(c).ok_or(Unresolved::Peril)?;
-        self.view(exposure, peril, pc, exposure_loc, policy_loc)
-    }
-
-    /// The entities above a found peril characteristic.
-    fn view<'r>(
-        &'r self,
-        exposure: &'r Exposure<'a>,
-        peril: &'r Peril<'a>,
-        pc: &'r PerilCharacteristics<'a>,
-        exposure_loc: Option<&str>,
-        policy_loc: Option<&str>,
-    ) -> Result<PerilView<'r, 'a>, Unresolved> {
-        let exposure_char = match exposure_loc {
-            Some(loc) => exposure
-                .characteristics
-                .iter()
-                .find(|c| c.locator.as_deref() == Some(loc)),
-            None => exposure.characteristics.last(),
-        }
-        .ok_or(Unresolved::Exposure)?;
-        let policy_char = match policy_loc {
-            Some(loc) => self
-                .characteristics
-                .iter()
-                .find(|c| c.locator.as_deref() == Some(loc)),
-            None => self.characteristics.last(),
-        }
-        .ok_or(Unresolved::Policy)?;
-        Ok(PerilView {
-            policy: self,
-            policy_char,
-            exposure,
-            exposure_char,
-            peril,
-            peril_char: pc,
-        })
-    }
-
-    /// Resolves a triplet to its entities by locator: the peril characteristic by
-    /// `perilCharacteristicsLocator` (searched across exposures), its exposure characteristic
-    /// by `exposureCharacteristicsLocator` within the same exposure, the policy
-    /// characteristic by `policyCharacteristicsLocator`. A linear scan: policies have a few
-    /// exposures with a few perils each, and this allocates nothing (see [`LocatorIndex`]
-    /// for requests with many).
-    pub fn resolve<'r>(
-        &'r self,
-        peril_loc: &str,
-        exposure_loc: Option<&str>,
-        policy_loc: Option<&str>,
-    ) -> Result<PerilView<'r, 'a>, Unresolved> {
-        for exposure in &self.exposures {
-            for peril in &exposure.perils {
-                if let Some(pc) = peril
-                    .characteristics
-                    .iter()
-                    .find(|c| c.locator.as_deref() == Some(peril_loc))
-                {
-                    return self.view(exposure, peril, pc, exposure_loc, policy_loc);
-                }
-            }
-        }
-        Err(Unresolved::Peril)
-    }
 }

@@ -1,0 +1,109 @@
+//! Criterion benchmarks of parsing alone, on real Socotra requests (12 KB, 36 KB) and a
+//! 54 KB one grown from the 36 KB request (`loadtest/fixtures/`, more `modifications`):
+//!
+//! - `serde_json_typed`: the baseline, `serde_json::from_slice` into the same borrowed
+//!   types (`wire::request::RateRequest`) the old serde path used.
+//! - `simd_json_serde_typed`: simd-json's serde path into those types (tape, then serde).
+//! - `simd_json_tape`: simd-json's tape alone (stage 1 + stage 2), reused buffers.
+//! - `payload`: the rater's payload path (`wire::payload::Payload::parse`): what
+//!   `price_request` runs before rating.
+//!
+//! Each iteration copies the body into a work buffer first (in-place parsers rewrite it), in
+//! every variant, so the copy cost is the same on all sides. Throughput is in bytes: divide
+//! the body size by the time for requests/s per core.
+//!
+//! Run: `cargo bench --bench parse`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rater::wire::payload::Payload;
+use rater::wire::request::RateRequest;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/socotra/fixtures")
+}
+
+fn requests() -> Vec<(&'static str, Vec<u8>)> {
+    let f = fixtures();
+    let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    vec![
+        (
+            "newbusiness2-12KB",
+            read(f.join("rating-ec/ec-rating-request-newbusiness2.json")),
+        ),
+        (
+            "endorsement1-36KB",
+            read(f.join("rating-ec/ec-rating-request-endorsement1.json")),
+        ),
+        (
+            "endorsement1-54KB",
+            read(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("loadtest/fixtures/endorsement1-54KB.json"),
+            ),
+        ),
+    ]
+}
+
+fn parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for (name, body) in requests() {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        let mut work = body.clone();
+        group.bench_with_input(
+            BenchmarkId::new("serde_json_typed", name),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    work.copy_from_slice(body);
+                    let req: RateRequest<'_> = serde_json::from_slice(&work).unwrap();
+                    std::hint::black_box(&req);
+                })
+            },
+        );
+        let mut buffers = simd_json::Buffers::new(body.len());
+        group.bench_with_input(
+            BenchmarkId::new("simd_json_serde_typed", name),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    work.copy_from_slice(body);
+                    let req: RateRequest<'_> =
+                        simd_json::serde::from_slice_with_buffers(&mut work, &mut buffers).unwrap();
+                    std::hint::black_box(&req);
+                })
+            },
+        );
+        let mut tape = simd_json::Tape::null().reset();
+        group.bench_with_input(
+            BenchmarkId::new("simd_json_tape", name),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    work.copy_from_slice(body);
+                    let mut t = std::mem::replace(&mut tape, simd_json::Tape::null()).reset();
+                    simd_json::fill_tape(&mut work, &mut buffers, &mut t).unwrap();
+                    std::hint::black_box(&t);
+                    tape = t.reset();
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("payload", name), &body, |b, body| {
+            b.iter(|| {
+                work.copy_from_slice(body);
+                Payload::with(&mut work, |p| {
+                    std::hint::black_box(p.unwrap());
+                });
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse);
+criterion_main!(benches);

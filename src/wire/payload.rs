@@ -1,0 +1,1053 @@
+//! The rating request as pricing reads it: simd-json's tape of the body, indexed in place.
+//!
+//! Why this is the fast path (see docs/PERFORMANCE.md for the figures):
+//!
+//! - **No tree is built.** simd-json validates the whole body and writes its tape (one flat
+//!   `Vec<Node>`, strings unescaped in place and borrowed from the body); every object and
+//!   array node carries the size of its subtree, so skipping `invoices`, `documents`,
+//!   `modifications` and every other key rating does not read is one addition, not a walk.
+//! - **Only the policy skeleton is indexed**: one pass over the top-level keys, the policy's
+//!   rating keys, its characteristics, exposures, perils and peril characteristics records
+//!   node *indexes* (`u32`) into flat vectors. `fieldValues` are not materialised at all:
+//!   the engine reads the handful of fields its plan names by scanning that object's nodes
+//!   on the tape (a characteristic has a few dozen fields; a scan over borrowed keys is
+//!   cheaper than building any map).
+//! - **Nothing is allocated in steady state.** The tape, simd-json's buffers and the index
+//!   vectors live in one thread-local scratch and are reused by the next request on the
+//!   thread; indexes are plain integers, so reusing them across requests (bodies of
+//!   different lifetimes) needs no unsafe code. The only per-request allocation left here
+//!   is an integer sent where Socotra sends a string (rendered once to text), which
+//!   Socotra's requests never do.
+//!
+//! Shape checks follow the serde types of [`super::request`] (the typed model this replaced
+//! on the hot path and the benchmark baseline): the same keys, a missing key is the same
+//! default, a string key holding a number or an object is refused, a scalar slot takes the
+//! first element of an array, an integer as its text, a float as absent.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use simd_json::{Buffers, Node, StaticNode, Tape};
+
+use crate::engine::{Builtin, InputSource, Level};
+
+/// How deep JSON may nest. Socotra policies nest about ten levels; the limit stops a
+/// hostile body from making the parser recurse without bound.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// A tape index; `NONE` is an absent (or `null`) value.
+type Ix = u32;
+const NONE: Ix = Ix::MAX;
+
+/// Why a body is not a usable rating request.
+#[derive(Debug)]
+pub enum PayloadError {
+    /// Not JSON (simd-json's error, with its byte offset).
+    Json(simd_json::Error),
+    /// Valid JSON of the wrong shape: a key holds the wrong type.
+    Invalid {
+        /// The JSON path, for example `policy.exposures[0].name`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CharIx {
+    locator: Ix,
+    field_values: Ix,
+}
+
+/// The peril characteristic's scalar builtins, in [`PERIL_CHAR_SCALARS`] order.
+const PERIL_CHAR_SCALARS: [&str; 7] = [
+    "coverageStartTimestamp",
+    "coverageEndTimestamp",
+    "indemnityInAggregate",
+    "indemnityPerEvent",
+    "indemnityPerItem",
+    "deductible",
+    "lumpSumPayment",
+];
+
+#[derive(Clone, Copy, Debug)]
+struct PerilCharIx {
+    locator: Ix,
+    /// The first scalar of each of [`PERIL_CHAR_SCALARS`].
+    scalars: [Ix; 7],
+    field_values: Ix,
+}
+
+#[derive(Clone, Debug)]
+struct PerilIx {
+    name: Ix,
+    chars: Range<u32>,
+}
+
+#[derive(Clone, Debug)]
+struct ExposureIx {
+    name: Ix,
+    chars: Range<u32>,
+    perils: Range<u32>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TripletIx {
+    policy: Ix,
+    exposure: Ix,
+    peril: Ix,
+}
+
+/// The request's skeleton: tape indexes only, so it can be reused across requests.
+#[derive(Debug, Default)]
+struct Index {
+    operation: Ix,
+    tenant_time_zone: Ix,
+    has_policy: bool,
+    product_name: Ix,
+    payment_schedule_name: Ix,
+    original_contract_start: Ix,
+    /// `None`: `policyExposurePerils` absent or `null`.
+    triplets_present: bool,
+    policy_chars: Range<u32>,
+    /// Policy characteristics first, then every exposure's.
+    chars: Vec<CharIx>,
+    peril_chars: Vec<PerilCharIx>,
+    perils: Vec<PerilIx>,
+    exposures: Vec<ExposureIx>,
+    triplets: Vec<TripletIx>,
+    /// Integer scalars rendered as text, by tape index, in tape order (binary searched).
+    ints: Vec<(Ix, String)>,
+}
+
+impl Index {
+    fn clear(&mut self) {
+        self.operation = NONE;
+        self.tenant_time_zone = NONE;
+        self.has_policy = false;
+        self.product_name = NONE;
+        self.payment_schedule_name = NONE;
+        self.original_contract_start = NONE;
+        self.triplets_present = false;
+        self.policy_chars = 0..0;
+        self.chars.clear();
+        self.peril_chars.clear();
+        self.perils.clear();
+        self.exposures.clear();
+        self.triplets.clear();
+        self.ints.clear();
+    }
+}
+
+/// Per-thread scratch: simd-json's buffers, the tape's storage and the index.
+struct Scratch {
+    buffers: Buffers,
+    tape: Vec<Node<'static>>,
+    index: Index,
+}
+
+impl Scratch {
+    fn new(len: usize) -> Scratch {
+        Scratch {
+            buffers: Buffers::with_max_depth(len, MAX_JSON_DEPTH),
+            tape: Vec::new(),
+            index: Index::default(),
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new(64 * 1024));
+}
+
+/// Why a triplet cannot be resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unresolved {
+    /// No peril characteristic has the locator.
+    Peril,
+    /// The peril characteristic's exposure has no characteristic with the triplet's locator.
+    Exposure,
+    /// The policy has no characteristic with the triplet's locator.
+    Policy,
+}
+
+/// Peril characteristics by locator: `(exposure, peril, peril characteristic)` indexes.
+#[derive(Debug, Default)]
+pub struct LocatorIndex<'t> {
+    at: HashMap<&'t str, (u32, u32, u32)>,
+}
+
+/// From this many triplets on, [`Payload::locator_index`] is worth its allocation.
+pub const INDEX_FROM: usize = 32;
+
+/// A parsed and indexed rating request, borrowing the body (`'a`) and the scratch (`'t`).
+#[derive(Clone, Copy)]
+pub struct Payload<'t, 'a> {
+    tape: &'t [Node<'a>],
+    ix: &'t Index,
+}
+
+impl std::fmt::Debug for Payload<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payload")
+            .field("nodes", &self.tape.len())
+            .field("exposures", &self.ix.exposures.len())
+            .field("triplets", &self.ix.triplets.len())
+            .finish()
+    }
+}
+
+/// One entry of `policyExposurePerils`.
+#[derive(Clone, Copy, Debug)]
+pub struct Triplet<'t> {
+    /// `policyCharacteristicsLocator`.
+    pub policy: Option<&'t str>,
+    /// `exposureCharacteristicsLocator`.
+    pub exposure: Option<&'t str>,
+    /// `perilCharacteristicsLocator`.
+    pub peril: Option<&'t str>,
+}
+
+impl<'t, 'a: 't> Payload<'t, 'a> {
+    /// Parses `body` in place (strings are unescaped inside it) and indexes it, then calls
+    /// `f` with the result. The parse buffers are this thread's and are reused.
+    pub fn with<R>(
+        body: &mut [u8],
+        f: impl FnOnce(Result<Payload<'_, '_>, PayloadError>) -> R,
+    ) -> R {
+        let mut f = Some(f);
+        let reused = SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut scratch) => Some(run(body, &mut scratch, f.take().expect("called once"))),
+            Err(_) => None,
+        });
+        match reused {
+            Some(r) => r,
+            // Re-entrancy cannot happen (nothing called from `f` parses), but fresh scratch
+            // is the safe answer if it ever did.
+            None => run(
+                body,
+                &mut Scratch::new(body.len()),
+                f.take().expect("called once"),
+            ),
+        }
+    }
+
+    /// `operation`.
+    pub fn operation(&self) -> Option<&'t str> {
+        self.string(self.ix.operation)
+    }
+
+    /// `tenantTimeZone`.
+    pub fn tenant_time_zone(&self) -> Option<&'t str> {
+        self.string(self.ix.tenant_time_zone)
+    }
+
+    /// Whether `policy` is present (and not `null`).
+    pub fn has_policy(&self) -> bool {
+        self.ix.has_policy
+    }
+
+    /// `policy.productName`.
+    pub fn product_name(&self) -> Option<&'t str> {
+        self.string(self.ix.product_name)
+    }
+
+    /// `policy.paymentScheduleName`.
+    pub fn payment_schedule_name(&self) -> Option<&'t str> {
+        self.string(self.ix.payment_schedule_name)
+    }
+
+    /// `policy.originalContractStartTimestamp` (epoch ms, as text).
+    pub fn original_contract_start_timestamp(&self) -> Option<&'t str> {
+        self.scalar(self.ix.original_contract_start)
+    }
+
+    /// `policyExposurePerils`, or `None` when absent or `null`.
+    pub fn triplets(&self) -> Option<impl ExactSizeIterator<Item = Triplet<'t>> + '_> {
+        self.ix.triplets_present.then(|| {
+            self.ix.triplets.iter().map(|t| Triplet {
+                policy: self.string(t.policy),
+                exposure: self.string(t.exposure),
+                peril: self.string(t.peril),
+            })
+        })
+    }
+
+    /// The number of entries of `policyExposurePerils`.
+    pub fn triplet_count(&self) -> usize {
+        self.ix.triplets.len()
+    }
+
+    /// Resolves a triplet to its entities by locator, exactly as the typed model did: the
+    /// peril characteristic by `perilCharacteristicsLocator` (first match across exposures),
+    /// its exposure characteristic by locator within the same exposure (the last one when no
+    /// locator is given), the policy characteristic by locator (likewise). A linear scan over
+    /// the index: policies have a few exposures with a few perils each; nothing allocates.
+    pub fn resolve(
+        &self,
+        peril_loc: &str,
+        exposure_loc: Option<&str>,
+        policy_loc: Option<&str>,
+    ) -> Result<PerilRef<'t, 'a>, Unresolved> {
+        self.resolve_indexed(None, peril_loc, exposure_loc, policy_loc)
+    }
+
+    /// Every peril characteristic by locator (the first one of a locator listed twice, as
+    /// the scan finds it). Built once per request when it prices many perils
+    /// ([`INDEX_FROM`] or more triplets): a 4 MiB request can hold ~28,000 peril
+    /// characteristics and as many triplets, and resolving each triplet by a scan is then
+    /// quadratic (measured before this index: 20,000 perils took 0.46 s of a worker thread).
+    pub fn locator_index(&self) -> LocatorIndex<'t> {
+        let ix = self.ix;
+        let mut at = HashMap::with_capacity(ix.peril_chars.len());
+        for (e, exposure) in ix.exposures.iter().enumerate() {
+            for p in exposure.perils.clone() {
+                for c in ix.perils[p as usize].chars.clone() {
+                    if let Some(loc) = self.string(ix.peril_chars[c as usize].locator) {
+                        at.entry(loc).or_insert((e as u32, p, c));
+                    }
+                }
+            }
+        }
+        LocatorIndex { at }
+    }
+
+    /// [`Payload::resolve`], finding the peril characteristic through `index` when given.
+    pub fn resolve_indexed(
+        &self,
+        index: Option<&LocatorIndex<'_>>,
+        peril_loc: &str,
+        exposure_loc: Option<&str>,
+        policy_loc: Option<&str>,
+    ) -> Result<PerilRef<'t, 'a>, Unresolved> {
+        let ix = self.ix;
+        let found = match index {
+            Some(index) => index.at.get(peril_loc).copied(),
+            None => ix.exposures.iter().enumerate().find_map(|(e, exposure)| {
+                exposure.perils.clone().find_map(|p| {
+                    ix.perils[p as usize]
+                        .chars
+                        .clone()
+                        .find(|&c| {
+                            self.string(ix.peril_chars[c as usize].locator) == Some(peril_loc)
+                        })
+                        .map(|c| (e as u32, p, c))
+                })
+            }),
+        };
+        let (e, p, pc) = found.ok_or(Unresolved::Peril)?;
+        let find = |range: &Range<u32>, loc: Option<&str>| -> Option<u32> {
+            match loc {
+                Some(loc) => range
+                    .clone()
+                    .find(|&c| self.string(ix.chars[c as usize].locator) == Some(loc)),
+                None => range.clone().next_back(),
+            }
+        };
+        let exposure = &ix.exposures[e as usize];
+        let exposure_char = find(&exposure.chars, exposure_loc).ok_or(Unresolved::Exposure)?;
+        let policy_char = find(&ix.policy_chars, policy_loc).ok_or(Unresolved::Policy)?;
+        Ok(PerilRef {
+            payload: *self,
+            exposure: e,
+            exposure_char,
+            peril: p,
+            peril_char: pc,
+            policy_char,
+        })
+    }
+
+    /// A string value (strings are validated as such when indexed).
+    fn string(&self, i: Ix) -> Option<&'t str> {
+        match self.tape.get(i as usize)? {
+            Node::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The text of a first-scalar node: a string, an integer's rendering, a boolean.
+    fn scalar(&self, i: Ix) -> Option<&'t str> {
+        match self.tape.get(i as usize)? {
+            Node::String(s) => Some(s),
+            Node::Static(StaticNode::Bool(b)) => Some(if *b { "true" } else { "false" }),
+            Node::Static(StaticNode::I64(_) | StaticNode::U64(_)) => {
+                let ints = &self.ix.ints;
+                let at = ints.binary_search_by_key(&i, |(k, _)| *k).ok()?;
+                Some(ints[at].1.as_str())
+            }
+            _ => None,
+        }
+    }
+
+    /// `fieldValues[name]`'s first scalar, scanning the object on the tape.
+    fn field(&self, field_values: Ix, name: &str) -> Option<&'t str> {
+        let tape = self.tape;
+        let Some(Node::Object { len, .. }) = tape.get(field_values as usize) else {
+            return None;
+        };
+        let mut i = field_values as usize + 1;
+        for _ in 0..*len {
+            let key = match tape[i] {
+                Node::String(k) => k,
+                _ => return None,
+            };
+            i += 1;
+            if key == name {
+                return self.scalar(first_scalar(tape, i as Ix));
+            }
+            i += span(&tape[i]);
+        }
+        None
+    }
+}
+
+/// One peril characteristic to price, with the entities above it: the engine's input.
+#[derive(Clone, Copy, Debug)]
+pub struct PerilRef<'t, 'a> {
+    payload: Payload<'t, 'a>,
+    exposure: u32,
+    exposure_char: u32,
+    peril: u32,
+    peril_char: u32,
+    policy_char: u32,
+}
+
+impl<'t, 'a: 't> PerilRef<'t, 'a> {
+    /// `perils[].name`.
+    pub fn peril_name(&self) -> Option<&'t str> {
+        let p = &self.payload;
+        p.string(p.ix.perils[self.peril as usize].name)
+    }
+}
+
+impl<'t, 'a: 't> InputSource for PerilRef<'t, 'a> {
+    fn field(&self, level: Level, name: &str) -> Option<&str> {
+        let p = &self.payload;
+        let fv = match level {
+            Level::Policy => p.ix.chars[self.policy_char as usize].field_values,
+            Level::Exposure => p.ix.chars[self.exposure_char as usize].field_values,
+            Level::Peril => p.ix.peril_chars[self.peril_char as usize].field_values,
+        };
+        p.field(fv, name)
+    }
+
+    fn builtin(&self, builtin: Builtin) -> Option<&str> {
+        let p = &self.payload;
+        let pc = &p.ix.peril_chars[self.peril_char as usize];
+        let scalar = |k: usize| p.scalar(pc.scalars[k]);
+        match builtin {
+            Builtin::PerilName => self.peril_name(),
+            Builtin::ExposureName => p.string(p.ix.exposures[self.exposure as usize].name),
+            Builtin::ProductName => p.product_name(),
+            Builtin::PaymentSchedule => p.payment_schedule_name(),
+            Builtin::CoverageStart => scalar(0),
+            Builtin::CoverageEnd => scalar(1),
+            Builtin::IndemnityInAggregate => scalar(2),
+            Builtin::IndemnityPerEvent => scalar(3),
+            Builtin::IndemnityPerItem => scalar(4),
+            Builtin::Deductible => scalar(5),
+            Builtin::LumpSumPayment => scalar(6),
+        }
+    }
+}
+
+fn run<R>(
+    body: &mut [u8],
+    scratch: &mut Scratch,
+    f: impl FnOnce(Result<Payload<'_, '_>, PayloadError>) -> R,
+) -> R {
+    // The tape's storage is taken out of the scratch (an empty Vec, no allocation), given
+    // this body's lifetime while empty, and put back emptied: its capacity is reused.
+    let mut tape: Tape<'_> = Tape(std::mem::take(&mut scratch.tape)).reset();
+    let r = match simd_json::fill_tape(body, &mut scratch.buffers, &mut tape) {
+        Err(e) => f(Err(PayloadError::Json(e))),
+        Ok(()) => {
+            scratch.index.clear();
+            match Indexer::new(&tape.0, &mut scratch.index).request() {
+                Ok(()) => f(Ok(Payload {
+                    tape: &tape.0,
+                    ix: &scratch.index,
+                })),
+                Err(e) => f(Err(e)),
+            }
+        }
+    };
+    scratch.tape = tape.reset().0;
+    r
+}
+
+/// How many tape nodes the value at `node` spans, itself included.
+fn span(node: &Node<'_>) -> usize {
+    match node {
+        Node::Object { count, .. } | Node::Array { count, .. } => count + 1,
+        _ => 1,
+    }
+}
+
+/// The node a scalar slot reads: the value itself, or the first element of an array (of an
+/// array...); `NONE` for an empty array. Objects, floats and `null` are returned as is and
+/// read as absent.
+fn first_scalar(tape: &[Node<'_>], mut i: Ix) -> Ix {
+    loop {
+        match tape.get(i as usize) {
+            Some(Node::Array { len: 0, .. }) => return NONE,
+            Some(Node::Array { .. }) => i += 1,
+            Some(_) => return i,
+            None => return NONE,
+        }
+    }
+}
+
+/// Iterates an object's entries: `(key, value index)`; `None` if `i` is not an object.
+fn entries<'t, 'a>(
+    tape: &'t [Node<'a>],
+    i: usize,
+) -> Option<impl Iterator<Item = (&'a str, usize)> + 't> {
+    let Node::Object { len, .. } = tape[i] else {
+        return None;
+    };
+    let mut at = i + 1;
+    Some((0..len).map(move |_| {
+        let key = match tape[at] {
+            Node::String(k) => k,
+            // simd-json's tape always has a string key here.
+            _ => "",
+        };
+        let value = at + 1;
+        at = value + span(&tape[value]);
+        (key, value)
+    }))
+}
+
+/// The elements of an array (none if `i` is not one): their indexes.
+fn elements<'t>(tape: &'t [Node<'_>], i: usize) -> impl Iterator<Item = usize> + 't {
+    let len = match tape[i] {
+        Node::Array { len, .. } => len,
+        _ => 0,
+    };
+    let mut at = i + 1;
+    (0..len).map(move |_| {
+        let e = at;
+        at += span(&tape[e]);
+        e
+    })
+}
+
+/// Builds the [`Index`] in one pass over the parts of the tape rating reads.
+struct Indexer<'t, 'a, 'x> {
+    tape: &'t [Node<'a>],
+    ix: &'x mut Index,
+}
+
+/// What kind of value a key must hold.
+enum Kind {
+    /// A string or `null`.
+    Str,
+    /// A scalar slot (see [`first_scalar`]).
+    Scalar,
+}
+
+impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
+    fn new(tape: &'t [Node<'a>], ix: &'x mut Index) -> Self {
+        Indexer { tape, ix }
+    }
+
+    /// Checks a value against its kind and returns the index to store.
+    fn value(
+        &mut self,
+        i: usize,
+        kind: Kind,
+        path: &dyn Fn() -> String,
+    ) -> Result<Ix, PayloadError> {
+        let node = self.tape[i];
+        match kind {
+            Kind::Str => match node {
+                Node::String(_) => Ok(i as Ix),
+                Node::Static(StaticNode::Null) => Ok(NONE),
+                other => Err(invalid(
+                    path(),
+                    format!("must be a string, not {}", what(&other)),
+                )),
+            },
+            Kind::Scalar => {
+                let s = first_scalar(self.tape, i as Ix);
+                if let Some(Node::Static(n @ (StaticNode::I64(_) | StaticNode::U64(_)))) =
+                    self.tape.get(s as usize)
+                {
+                    self.int(s, n);
+                }
+                Ok(s)
+            }
+        }
+    }
+
+    /// Renders an integer scalar once; indexes arrive in tape order, so `ints` stays sorted.
+    #[cold]
+    fn int(&mut self, i: Ix, n: &StaticNode) {
+        let text = match n {
+            StaticNode::I64(v) => v.to_string(),
+            StaticNode::U64(v) => v.to_string(),
+            _ => return,
+        };
+        self.ix.ints.push((i, text));
+    }
+
+    /// Records `slot` once; a key given twice is refused, as serde refuses it.
+    fn once(
+        slot: &mut Option<usize>,
+        value: usize,
+        path: &dyn Fn() -> String,
+    ) -> Result<(), PayloadError> {
+        if slot.replace(value).is_some() {
+            let p = path();
+            let name = p.rsplit('.').next().unwrap_or(&p).to_owned();
+            return Err(invalid(p, format!("duplicate field `{name}`")));
+        }
+        Ok(())
+    }
+
+    fn request(mut self) -> Result<(), PayloadError> {
+        let Some(entries) = entries(self.tape, 0) else {
+            return Err(invalid(
+                String::new(),
+                format!(
+                    "a rating request must be a JSON object, not {}",
+                    what(&self.tape[0])
+                ),
+            ));
+        };
+        let (mut op, mut tz, mut policy, mut triplets) = (None, None, None, None);
+        for (key, v) in entries {
+            match key {
+                "operation" => Self::once(&mut op, v, &|| "operation".into())?,
+                "tenantTimeZone" => Self::once(&mut tz, v, &|| "tenantTimeZone".into())?,
+                "policy" => Self::once(&mut policy, v, &|| "policy".into())?,
+                "policyExposurePerils" => {
+                    Self::once(&mut triplets, v, &|| "policyExposurePerils".into())?
+                }
+                _ => {}
+            }
+        }
+        if let Some(v) = op {
+            self.ix.operation = self.value(v, Kind::Str, &|| "operation".into())?;
+        }
+        if let Some(v) = tz {
+            self.ix.tenant_time_zone = self.value(v, Kind::Str, &|| "tenantTimeZone".into())?;
+        }
+        if let Some(v) = policy {
+            self.policy(v)?;
+        }
+        if let Some(v) = triplets {
+            self.triplets(v)?;
+        }
+        Ok(())
+    }
+
+    fn policy(&mut self, i: usize) -> Result<(), PayloadError> {
+        if matches!(self.tape[i], Node::Static(StaticNode::Null)) {
+            return Ok(());
+        }
+        let Some(entries) = entries(self.tape, i) else {
+            return Err(not_object("policy", &self.tape[i]));
+        };
+        self.ix.has_policy = true;
+        let (mut product, mut schedule, mut start, mut chars, mut exposures) =
+            (None, None, None, None, None);
+        for (key, v) in entries {
+            let p = |k: &str| format!("policy.{k}");
+            match key {
+                "productName" => Self::once(&mut product, v, &|| p(key))?,
+                "paymentScheduleName" => Self::once(&mut schedule, v, &|| p(key))?,
+                "originalContractStartTimestamp" => Self::once(&mut start, v, &|| p(key))?,
+                "characteristics" => Self::once(&mut chars, v, &|| p(key))?,
+                "exposures" => Self::once(&mut exposures, v, &|| p(key))?,
+                _ => {}
+            }
+        }
+        if let Some(v) = product {
+            self.ix.product_name = self.value(v, Kind::Str, &|| "policy.productName".into())?;
+        }
+        if let Some(v) = schedule {
+            self.ix.payment_schedule_name =
+                self.value(v, Kind::Str, &|| "policy.paymentScheduleName".into())?;
+        }
+        if let Some(v) = start {
+            self.ix.original_contract_start = self.value(v, Kind::Scalar, &|| {
+                "policy.originalContractStartTimestamp".into()
+            })?;
+        }
+        if let Some(v) = chars {
+            self.ix.policy_chars = self.characteristics(v, &|| "policy.characteristics".into())?;
+        }
+        if let Some(v) = exposures {
+            self.array(v, &|| "policy.exposures".into())?;
+            for (n, e) in elements(self.tape, v).enumerate() {
+                self.exposure(e, n)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that `i` is an array.
+    fn array(&self, i: usize, path: &dyn Fn() -> String) -> Result<(), PayloadError> {
+        match self.tape[i] {
+            Node::Array { .. } => Ok(()),
+            ref other => Err(invalid(
+                path(),
+                format!("must be an array, not {}", what(other)),
+            )),
+        }
+    }
+
+    /// A `characteristics` array of policy or exposure characteristics.
+    fn characteristics(
+        &mut self,
+        i: usize,
+        path: &dyn Fn() -> String,
+    ) -> Result<Range<u32>, PayloadError> {
+        self.array(i, path)?;
+        let start = self.ix.chars.len() as u32;
+        for (n, c) in elements(self.tape, i).enumerate() {
+            let at = || format!("{}[{n}]", path());
+            let Some(entries) = entries(self.tape, c) else {
+                return Err(not_object(&at(), &self.tape[c]));
+            };
+            let (mut locator, mut fv) = (None, None);
+            for (key, v) in entries {
+                match key {
+                    "locator" => Self::once(&mut locator, v, &|| format!("{}.locator", at()))?,
+                    "fieldValues" => Self::once(&mut fv, v, &|| format!("{}.fieldValues", at()))?,
+                    _ => {}
+                }
+            }
+            let locator = match locator {
+                Some(v) => self.value(v, Kind::Str, &|| format!("{}.locator", at()))?,
+                None => NONE,
+            };
+            let field_values = match fv {
+                Some(v) => self.field_values(v, &|| format!("{}.fieldValues", at()))?,
+                None => NONE,
+            };
+            self.ix.chars.push(CharIx {
+                locator,
+                field_values,
+            });
+        }
+        Ok(start..self.ix.chars.len() as u32)
+    }
+
+    /// A `fieldValues` object (or `null`): every value is accepted (a scalar slot each);
+    /// integers are rendered to text now, so lookups can borrow them.
+    fn field_values(&mut self, i: usize, path: &dyn Fn() -> String) -> Result<Ix, PayloadError> {
+        match self.tape[i] {
+            Node::Static(StaticNode::Null) => Ok(NONE),
+            Node::Object { .. } => {
+                for (_, v) in entries(self.tape, i).into_iter().flatten() {
+                    self.value(v, Kind::Scalar, path)?;
+                }
+                Ok(i as Ix)
+            }
+            ref other => Err(invalid(
+                path(),
+                format!("must be an object, not {}", what(other)),
+            )),
+        }
+    }
+
+    fn exposure(&mut self, i: usize, n: usize) -> Result<(), PayloadError> {
+        let at = || format!("policy.exposures[{n}]");
+        let Some(entries) = entries(self.tape, i) else {
+            return Err(not_object(&at(), &self.tape[i]));
+        };
+        let (mut name, mut chars, mut perils) = (None, None, None);
+        for (key, v) in entries {
+            match key {
+                "name" => Self::once(&mut name, v, &|| format!("{}.name", at()))?,
+                "characteristics" => {
+                    Self::once(&mut chars, v, &|| format!("{}.characteristics", at()))?
+                }
+                "perils" => Self::once(&mut perils, v, &|| format!("{}.perils", at()))?,
+                _ => {}
+            }
+        }
+        let name = match name {
+            Some(v) => self.value(v, Kind::Str, &|| format!("{}.name", at()))?,
+            None => NONE,
+        };
+        let chars = match chars {
+            Some(v) => self.characteristics(v, &|| format!("{}.characteristics", at()))?,
+            None => 0..0,
+        };
+        let start = self.ix.perils.len() as u32;
+        if let Some(v) = perils {
+            self.array(v, &|| format!("{}.perils", at()))?;
+            for (m, p) in elements(self.tape, v).enumerate() {
+                self.peril(p, &|| format!("{}.perils[{m}]", at()))?;
+            }
+        }
+        let perils = start..self.ix.perils.len() as u32;
+        self.ix.exposures.push(ExposureIx {
+            name,
+            chars,
+            perils,
+        });
+        Ok(())
+    }
+
+    fn peril(&mut self, i: usize, at: &dyn Fn() -> String) -> Result<(), PayloadError> {
+        let Some(entries) = entries(self.tape, i) else {
+            return Err(not_object(&at(), &self.tape[i]));
+        };
+        let (mut name, mut chars) = (None, None);
+        for (key, v) in entries {
+            match key {
+                "name" => Self::once(&mut name, v, &|| format!("{}.name", at()))?,
+                "characteristics" => {
+                    Self::once(&mut chars, v, &|| format!("{}.characteristics", at()))?
+                }
+                _ => {}
+            }
+        }
+        let name = match name {
+            Some(v) => self.value(v, Kind::Str, &|| format!("{}.name", at()))?,
+            None => NONE,
+        };
+        let start = self.ix.peril_chars.len() as u32;
+        if let Some(v) = chars {
+            let cpath = || format!("{}.characteristics", at());
+            self.array(v, &cpath)?;
+            for (n, c) in elements(self.tape, v).enumerate() {
+                self.peril_char(c, &|| format!("{}[{n}]", cpath()))?;
+            }
+        }
+        self.ix.perils.push(PerilIx {
+            name,
+            chars: start..self.ix.peril_chars.len() as u32,
+        });
+        Ok(())
+    }
+
+    fn peril_char(&mut self, i: usize, at: &dyn Fn() -> String) -> Result<(), PayloadError> {
+        let Some(entries) = entries(self.tape, i) else {
+            return Err(not_object(&at(), &self.tape[i]));
+        };
+        let mut locator = None;
+        let mut fv = None;
+        let mut scalars = [None; 7];
+        for (key, v) in entries {
+            match key {
+                "locator" => Self::once(&mut locator, v, &|| format!("{}.locator", at()))?,
+                "fieldValues" => Self::once(&mut fv, v, &|| format!("{}.fieldValues", at()))?,
+                _ => {
+                    if let Some(k) = PERIL_CHAR_SCALARS.iter().position(|s| *s == key) {
+                        Self::once(&mut scalars[k], v, &|| format!("{}.{key}", at()))?;
+                    }
+                }
+            }
+        }
+        let locator = match locator {
+            Some(v) => self.value(v, Kind::Str, &|| format!("{}.locator", at()))?,
+            None => NONE,
+        };
+        let field_values = match fv {
+            Some(v) => self.field_values(v, &|| format!("{}.fieldValues", at()))?,
+            None => NONE,
+        };
+        let mut out = [NONE; 7];
+        for (k, slot) in scalars.iter().enumerate() {
+            if let Some(v) = *slot {
+                out[k] = self.value(v, Kind::Scalar, &|| {
+                    format!("{}.{}", at(), PERIL_CHAR_SCALARS[k])
+                })?;
+            }
+        }
+        self.ix.peril_chars.push(PerilCharIx {
+            locator,
+            scalars: out,
+            field_values,
+        });
+        Ok(())
+    }
+
+    fn triplets(&mut self, i: usize) -> Result<(), PayloadError> {
+        if matches!(self.tape[i], Node::Static(StaticNode::Null)) {
+            return Ok(());
+        }
+        self.array(i, &|| "policyExposurePerils".into())?;
+        self.ix.triplets_present = true;
+        for (n, t) in elements(self.tape, i).enumerate() {
+            let at = || format!("policyExposurePerils[{n}]");
+            let Some(entries) = entries(self.tape, t) else {
+                return Err(not_object(&at(), &self.tape[t]));
+            };
+            let (mut pol, mut exp, mut per) = (None, None, None);
+            for (key, v) in entries {
+                let slot = match key {
+                    "policyCharacteristicsLocator" => &mut pol,
+                    "exposureCharacteristicsLocator" => &mut exp,
+                    "perilCharacteristicsLocator" => &mut per,
+                    _ => continue,
+                };
+                Self::once(slot, v, &|| format!("{}.{key}", at()))?;
+            }
+            let mut get = |slot: Option<usize>, key: &str| match slot {
+                Some(v) => self.value(v, Kind::Str, &|| format!("{}.{key}", at())),
+                None => Ok(NONE),
+            };
+            let policy = get(pol, "policyCharacteristicsLocator")?;
+            let exposure = get(exp, "exposureCharacteristicsLocator")?;
+            let peril = get(per, "perilCharacteristicsLocator")?;
+            self.ix.triplets.push(TripletIx {
+                policy,
+                exposure,
+                peril,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cold]
+fn invalid(field: String, message: String) -> PayloadError {
+    PayloadError::Invalid { field, message }
+}
+
+#[cold]
+fn not_object(path: &str, node: &Node<'_>) -> PayloadError {
+    invalid(
+        path.to_owned(),
+        format!("must be an object, not {}", what(node)),
+    )
+}
+
+/// A JSON type's name for messages.
+fn what(node: &Node<'_>) -> &'static str {
+    match node {
+        Node::String(_) => "a string",
+        Node::Object { .. } => "an object",
+        Node::Array { .. } => "an array",
+        Node::Static(StaticNode::Null) => "null",
+        Node::Static(StaticNode::Bool(_)) => "a boolean",
+        Node::Static(StaticNode::F64(_)) => "a float",
+        Node::Static(_) => "an integer",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with<R>(json: &str, f: impl FnOnce(Result<Payload<'_, '_>, PayloadError>) -> R) -> R {
+        let mut body = json.as_bytes().to_vec();
+        Payload::with(&mut body, f)
+    }
+
+    #[test]
+    fn reads_the_skeleton_and_skips_the_rest() {
+        let json = r#"{"operation":"endorsement","tenantTimeZone":"America\/New_York",
+            "invoices":[{"a":[1,2,{"b":null}]}],
+            "policy":{"productName":"auto","originalContractStartTimestamp":1650006000000,
+              "documents":{"x":[true]},
+              "characteristics":[{"locator":"pc1","fieldValues":{"a":["x"]}},{"locator":"pc2","fieldValues":null}],
+              "exposures":[{"name":"vehicle","characteristics":[{"locator":"ec1","fieldValues":{"n":[5],"b":[true],"f":[1.5],"e":[],"s":"bare","o":[{"k":1}],"nest":[["deep"]]}}],
+                "perils":[{"name":"collision","characteristics":[{"locator":"k1","deductible":["250"],"coverageEndTimestamp":"9","fieldValues":{}}]}]}]},
+            "policyExposurePerils":[{"perilCharacteristicsLocator":"k1","exposureCharacteristicsLocator":"ec1"}]}"#;
+        with(json, |p| {
+            let p = p.unwrap();
+            assert_eq!(p.operation(), Some("endorsement"));
+            assert_eq!(p.tenant_time_zone(), Some("America/New_York"));
+            assert_eq!(p.product_name(), Some("auto"));
+            assert_eq!(p.payment_schedule_name(), None);
+            assert_eq!(p.original_contract_start_timestamp(), Some("1650006000000"));
+            let t: Vec<_> = p.triplets().unwrap().collect();
+            assert_eq!(t.len(), 1);
+            assert_eq!(t[0].peril, Some("k1"));
+            assert_eq!(t[0].policy, None);
+            let v = p.resolve("k1", Some("ec1"), None).unwrap();
+            assert_eq!(v.peril_name(), Some("collision"));
+            assert_eq!(v.builtin(Builtin::ExposureName), Some("vehicle"));
+            assert_eq!(v.builtin(Builtin::Deductible), Some("250"));
+            assert_eq!(v.builtin(Builtin::CoverageEnd), Some("9"));
+            assert_eq!(v.builtin(Builtin::CoverageStart), None);
+            assert_eq!(
+                v.field(Level::Policy, "a"),
+                None,
+                "the last policy char: pc2"
+            );
+            let e = |n| v.field(Level::Exposure, n);
+            assert_eq!(e("n"), Some("5"));
+            assert_eq!(e("b"), Some("true"));
+            assert_eq!(e("f"), None);
+            assert_eq!(e("e"), None);
+            assert_eq!(e("s"), Some("bare"));
+            assert_eq!(e("o"), None);
+            assert_eq!(e("nest"), Some("deep"));
+            assert_eq!(e("missing"), None);
+            let v = p.resolve("k1", None, Some("pc1")).unwrap();
+            assert_eq!(v.field(Level::Policy, "a"), Some("x"));
+            assert_eq!(
+                p.resolve("nope", None, None).unwrap_err(),
+                Unresolved::Peril
+            );
+            assert_eq!(
+                p.resolve("k1", Some("x"), None).unwrap_err(),
+                Unresolved::Exposure
+            );
+            assert_eq!(
+                p.resolve("k1", None, Some("x")).unwrap_err(),
+                Unresolved::Policy
+            );
+        });
+    }
+
+    #[test]
+    fn refuses_wrong_shapes() {
+        let field = |json: &str| {
+            with(json, |p| match p {
+                Err(PayloadError::Invalid { field, .. }) => field,
+                other => panic!("{json}: {other:?}"),
+            })
+        };
+        assert_eq!(field("[]"), "");
+        assert_eq!(
+            field(r#"{"policy":{"productName":5}}"#),
+            "policy.productName"
+        );
+        assert_eq!(field(r#"{"policy":[]}"#), "policy");
+        assert_eq!(field(r#"{"policy":{"exposures":{}}}"#), "policy.exposures");
+        assert_eq!(
+            field(r#"{"policy":{"exposures":[{"perils":[{"characteristics":[{"locator":1}]}]}]}}"#),
+            "policy.exposures[0].perils[0].characteristics[0].locator"
+        );
+        assert_eq!(
+            field(r#"{"policy":{"characteristics":[{"fieldValues":[]}]}}"#),
+            "policy.characteristics[0].fieldValues"
+        );
+        assert_eq!(
+            field(r#"{"tenantTimeZone":"a","tenantTimeZone":"b"}"#),
+            "tenantTimeZone"
+        );
+        assert_eq!(
+            field(r#"{"policyExposurePerils":[{"perilCharacteristicsLocator":{}}]}"#),
+            "policyExposurePerils[0].perilCharacteristicsLocator"
+        );
+        with("{\"a\": }", |p| {
+            assert!(matches!(p, Err(PayloadError::Json(_))))
+        });
+    }
+
+    #[test]
+    fn null_and_missing_parts_are_absent() {
+        with(r#"{"policy":null,"policyExposurePerils":null}"#, |p| {
+            let p = p.unwrap();
+            assert!(!p.has_policy());
+            assert!(p.triplets().is_none());
+        });
+        with(r#"{"policy":{},"policyExposurePerils":[]}"#, |p| {
+            let p = p.unwrap();
+            assert!(p.has_policy());
+            assert_eq!(p.triplets().unwrap().len(), 0);
+        });
+    }
+}
