@@ -7,9 +7,10 @@
 //!     --phases 10,40 --group cached:4:tenant-:0:8 --group uncached:1:tenant-:1000:9000
 //! ```
 //!
-//! `--group NAME:CONNS:PREFIX:FROM:TO` runs CONNS connections cycling through the keys
+//! `--group NAME:CONNS:PREFIX:FROM:TO[:once]` runs CONNS connections cycling through the keys
 //! PREFIX{FROM..TO} (each connection starts at its own offset; with a range longer than the
-//! run, every request is a key never asked before). `--phases` are the seconds at which a
+//! run, every request is a key never asked before; with `:once`, each key is asked exactly
+//! once and the group stops). `--phases` are the seconds at which a
 //! new phase starts; a request belongs to the phase it started in. Loopback only: the
 //! address must be 127.0.0.0/8 or ::1.
 //!
@@ -37,6 +38,8 @@ struct Group {
     prefix: String,
     from: usize,
     to: usize,
+    /// `:once` after TO: each key of the range is asked exactly once, then the group stops.
+    once: bool,
 }
 
 #[derive(Default, Clone)]
@@ -139,6 +142,11 @@ fn parse_group(s: &str) -> Option<Group> {
         prefix: p.next()?.to_owned(),
         from: p.next()?.parse().ok()?,
         to: p.next()?.parse().ok()?,
+        once: match p.next() {
+            None => false,
+            Some("once") => true,
+            Some(_) => return None,
+        },
     };
     (g.conns > 0 && g.to > g.from).then_some(g)
 }
@@ -215,7 +223,8 @@ async fn main() {
                 let mut local = vec![Tally::default(); phases.len() + 1];
                 // Connections of a group walk disjoint stretches of its key range.
                 let mut i = c * span / g.conns;
-                while Instant::now() < end {
+                let stop = if g.once { (c + 1) * span / g.conns } else { usize::MAX };
+                while Instant::now() < end && i < stop {
                     let key = format!("{}{}", g.prefix, g.from + i % span);
                     i += 1;
                     let mut raw = format!(
