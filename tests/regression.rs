@@ -141,3 +141,59 @@ fn indexed_resolution_matches_the_scan() {
         "{err}"
     );
 }
+
+/// Found in review: a JSON float where Socotra sends a decimal string read as "absent", so an
+/// input with a default (indemnityInAggregate, default 0) silently took the default and the
+/// premium came out wrong, and a required one was reported as missing. Now both are an
+/// `invalid_input` error that says what the request holds.
+#[test]
+fn a_json_float_is_refused_not_defaulted() {
+    let variant = |f: &dyn Fn(&mut Value)| {
+        let path = support::fixtures().join("rating-variants/004.request.json");
+        let mut req: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        f(&mut req);
+        serde_json::to_vec(&req).unwrap()
+    };
+    // 004 prices a_third_party_liability, whose indemnity adjustment reads indemnityInAggregate.
+    let with_indemnity = variant(&|req| {
+        for e in req["policy"]["exposures"].as_array_mut().unwrap() {
+            for p in e["perils"].as_array_mut().unwrap() {
+                for c in p["characteristics"].as_array_mut().unwrap() {
+                    c["indemnityInAggregate"] = json!(300000.0);
+                }
+            }
+        }
+    });
+    let err = price(&with_indemnity).unwrap_err();
+    assert!(err.starts_with("invalid_input"), "{err}");
+    assert!(
+        err.contains("indemnityInAggregate") && err.contains("JSON number"),
+        "{err}"
+    );
+
+    let with_value = variant(&|req| {
+        for e in req["policy"]["exposures"].as_array_mut().unwrap() {
+            for c in e["characteristics"].as_array_mut().unwrap() {
+                c["fieldValues"]["vehicle_value"] = json!([27250.5]);
+            }
+        }
+    });
+    let err = price(&with_value).unwrap_err();
+    assert!(
+        err.starts_with("invalid_input") && err.contains("vehicle_value"),
+        "{err}"
+    );
+    assert!(!err.contains("has no value"), "{err}");
+
+    // Integers where strings are expected are read as their decimal text, as before.
+    let with_int = variant(&|req| {
+        for e in req["policy"]["exposures"].as_array_mut().unwrap() {
+            for c in e["characteristics"].as_array_mut().unwrap() {
+                c["fieldValues"]["vehicle_value"] = json!([27250]);
+            }
+        }
+    });
+    let as_int = price(&with_int).unwrap();
+    let as_string = price(&variant(&|_| {})).unwrap();
+    assert_eq!(as_int, as_string);
+}

@@ -24,6 +24,17 @@ pub enum RatingError {
         /// What the type expects, for example "a decimal number".
         expected: &'static str,
     },
+    /// The request carries a value for an input that cannot be used as one (a JSON float, an
+    /// object): refused rather than replaced by the default.
+    #[error("input `{input}`: {source_desc} holds {why}")]
+    UnusableInput {
+        /// The plan's input name.
+        input: String,
+        /// Where it was read from.
+        source_desc: String,
+        /// What is there instead of a value.
+        why: &'static str,
+    },
     /// A lookup table has no row for the key and no default row.
     #[error("table `{table}` has no row for {key}")]
     UnknownKey {
@@ -59,7 +70,7 @@ impl RatingError {
     pub fn code(&self) -> &'static str {
         match self {
             RatingError::MissingInput { .. } => "missing_input",
-            RatingError::InvalidInput { .. } => "invalid_input",
+            RatingError::InvalidInput { .. } | RatingError::UnusableInput { .. } => "invalid_input",
             RatingError::UnknownKey { .. } => "unknown_table_key",
             RatingError::UnknownPeril { .. } => "unknown_peril",
             RatingError::Overflow { .. } => "overflow",

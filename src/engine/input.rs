@@ -128,6 +128,15 @@ pub trait InputSource {
     /// A value outside `fieldValues`; `None` when absent.
     fn builtin(&self, builtin: Builtin) -> Option<&str>;
 
+    /// Why `source` reads as absent although the request carries something there (for
+    /// example a JSON float where Socotra sends decimal strings); `None` when it is simply
+    /// absent. Asked only when a value is absent, so the common path never pays for it, and
+    /// it keeps an unusable value from silently becoming the input's default.
+    fn unusable(&self, source: &Source) -> Option<&'static str> {
+        let _ = source;
+        None
+    }
+
     /// Reads a value through a [`Source`].
     fn read(&self, source: &Source) -> Option<&str> {
         match source {

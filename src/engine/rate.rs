@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 
 use super::proration::{self, Method};
 use super::trace::{TraceEvent, Tracer};
-use super::{Builtin, InputSource, RatingError, Value};
+use super::{Builtin, InputSource, RatingError, Source, Value};
 use crate::plan::{
     BoundPlan, Calc, CalcStep, CmpOp, CommissionDef, Cond, CondValue, InputId, Lookup, Operand,
     Plan, Step, Technical,
@@ -207,17 +207,26 @@ fn resolve<'a, S: InputSource, T: Tracer>(
                     });
                 }
             },
-            // Defaults are checked at load, so this parse succeeds.
-            None => match def.default.as_deref() {
-                Some(d) => (crate::plan::parse_value(def.ty, d), true),
-                None if def.required => {
-                    return Err(RatingError::MissingInput {
+            None => {
+                if let Some(why) = src.unusable(source) {
+                    return Err(RatingError::UnusableInput {
                         input: def.name.to_string(),
                         source_desc: source.to_string(),
+                        why,
                     });
                 }
-                None => (None, false),
-            },
+                // Defaults are checked at load, so this parse succeeds.
+                match def.default.as_deref() {
+                    Some(d) => (crate::plan::parse_value(def.ty, d), true),
+                    None if def.required => {
+                        return Err(RatingError::MissingInput {
+                            input: def.name.to_string(),
+                            source_desc: source.to_string(),
+                        });
+                    }
+                    None => (None, false),
+                }
+            }
         };
         if T::ON {
             tracer.record(TraceEvent::Input {
@@ -455,9 +464,12 @@ fn period_years<S: InputSource, T: Tracer>(
     tracer: &mut T,
 ) -> Result<Decimal, RatingError> {
     let ts = |b: Builtin| -> Result<i64, RatingError> {
-        let raw = src
-            .builtin(b)
-            .ok_or_else(|| RatingError::InvalidPeriod(format!("`{}` is missing", b.as_str())))?;
+        let raw = src.builtin(b).ok_or_else(|| {
+            RatingError::InvalidPeriod(match src.unusable(&Source::Builtin(b)) {
+                Some(why) => format!("`{}` holds {why}", b.as_str()),
+                None => format!("`{}` is missing", b.as_str()),
+            })
+        })?;
         raw.trim().parse::<i64>().map_err(|_| {
             RatingError::InvalidPeriod(format!(
                 "`{}` must be epoch milliseconds, got {raw:?}",

@@ -30,7 +30,7 @@ use std::ops::Range;
 
 use simd_json::{Buffers, Node, StaticNode, Tape};
 
-use crate::engine::{Builtin, InputSource, Level};
+use crate::engine::{Builtin, InputSource, Level, Source};
 
 /// How deep JSON may nest. Socotra policies nest about ten levels; the limit stops a
 /// hostile body from making the parser recurse without bound.
@@ -382,6 +382,11 @@ impl<'t, 'a: 't> Payload<'t, 'a> {
 
     /// `fieldValues[name]`'s first scalar, scanning the object on the tape.
     fn field(&self, field_values: Ix, name: &str) -> Option<&'t str> {
+        self.scalar(self.field_node(field_values, name)?)
+    }
+
+    /// The tape index of `fieldValues[name]`'s first scalar.
+    fn field_node(&self, field_values: Ix, name: &str) -> Option<Ix> {
         let tape = self.tape;
         let Some(Node::Object { len, .. }) = tape.get(field_values as usize) else {
             return None;
@@ -394,11 +399,24 @@ impl<'t, 'a: 't> Payload<'t, 'a> {
             };
             i += 1;
             if key == name {
-                return self.scalar(first_scalar(tape, i as Ix));
+                return Some(first_scalar(tape, i as Ix));
             }
             i += span(&tape[i]);
         }
         None
+    }
+
+    /// Why the value at `i` reads as absent although it is there: floats are refused (money
+    /// and timestamps never pass through binary floating point) and objects are not values.
+    /// `null` and empty arrays are simply absent.
+    fn unusable_node(&self, i: Ix) -> Option<&'static str> {
+        match self.tape.get(i as usize)? {
+            Node::Static(StaticNode::F64(_)) => Some(
+                "a JSON number with a fraction or an exponent (send decimals as strings, as Socotra does)",
+            ),
+            Node::Object { .. } => Some("an object, not a value"),
+            _ => None,
+        }
     }
 }
 
@@ -449,6 +467,32 @@ impl<'t, 'a: 't> InputSource for PerilRef<'t, 'a> {
             Builtin::Deductible => scalar(5),
             Builtin::LumpSumPayment => scalar(6),
         }
+    }
+
+    fn unusable(&self, source: &Source) -> Option<&'static str> {
+        let p = &self.payload;
+        let pc = &p.ix.peril_chars[self.peril_char as usize];
+        let node = match source {
+            Source::Field { level, name } => {
+                let fv = match level {
+                    Level::Policy => p.ix.chars[self.policy_char as usize].field_values,
+                    Level::Exposure => p.ix.chars[self.exposure_char as usize].field_values,
+                    Level::Peril => pc.field_values,
+                };
+                p.field_node(fv, name)?
+            }
+            Source::Builtin(b) => match b {
+                Builtin::CoverageStart => pc.scalars[0],
+                Builtin::CoverageEnd => pc.scalars[1],
+                Builtin::IndemnityInAggregate => pc.scalars[2],
+                Builtin::IndemnityPerEvent => pc.scalars[3],
+                Builtin::IndemnityPerItem => pc.scalars[4],
+                Builtin::Deductible => pc.scalars[5],
+                Builtin::LumpSumPayment => pc.scalars[6],
+                _ => return None,
+            },
+        };
+        p.unusable_node(node)
     }
 }
 
