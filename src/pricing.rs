@@ -3,6 +3,8 @@
 //!
 //! Shared by the HTTP service and `rater rate`, so both answer exactly the same bytes.
 
+use std::cell::RefCell;
+
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use simd_json::ErrorType;
@@ -232,11 +234,41 @@ fn json_error(e: simd_json::Error) -> PriceError {
     }
 }
 
+/// How many time zones a thread remembers; a tenant uses one, a rater instance a handful.
+const ZONE_CACHE: usize = 32;
+
+thread_local! {
+    /// Time zones this thread has looked up. jiff's bundled database keeps its parsed zones
+    /// behind a global `RwLock`; a per-thread copy makes the lookup lock-free. Only names
+    /// that resolved are kept (a finite IANA set), and at most `ZONE_CACHE` of them, so a
+    /// stream of made-up names cannot grow it.
+    static ZONES: RefCell<Vec<(Box<str>, TimeZone)>> = const { RefCell::new(Vec::new()) };
+}
+
 fn time_zone(name: &str) -> Result<TimeZone, PriceError> {
-    jiff::tz::db().get(name).map_err(|_| PriceError::Invalid {
+    let cached = ZONES.with(|z| {
+        z.try_borrow().ok().and_then(|z| {
+            z.iter()
+                .find(|(n, _)| **n == *name)
+                .map(|(_, tz)| tz.clone())
+        })
+    });
+    if let Some(tz) = cached {
+        return Ok(tz);
+    }
+    // The bundled database only (see Cargo.toml): the machine's zoneinfo is never read.
+    let tz = jiff::tz::db().get(name).map_err(|_| PriceError::Invalid {
         field: "tenantTimeZone".into(),
         message: format!("{:?} is not a known IANA time zone", truncate(name)),
-    })
+    })?;
+    ZONES.with(|z| {
+        if let Ok(mut z) = z.try_borrow_mut()
+            && z.len() < ZONE_CACHE
+        {
+            z.push((name.into(), tz.clone()));
+        }
+    });
+    Ok(tz)
 }
 
 fn epoch_ms(raw: &str) -> Option<Timestamp> {
