@@ -137,8 +137,8 @@ pub fn tenant_cache(plans: Arc<PlanSet>, setup: &TenantSetup) -> TenantCache {
     )
 }
 
-/// Loads the plans (blocking file IO, so on the blocking pool) and marks the state ready.
-pub async fn load_plans(state: &AppState) -> anyhow::Result<()> {
+/// Reads and validates the plans folder (blocking file IO, so on the blocking pool).
+async fn read_plans(state: &AppState) -> anyhow::Result<(PlanSet, String)> {
     let dir = state.config().plans_dir.clone();
     let shown = dir.display().to_string();
     let plans = tokio::task::spawn_blocking(move || crate::plan::load_dir(&dir))
@@ -146,7 +146,13 @@ pub async fn load_plans(state: &AppState) -> anyhow::Result<()> {
         .context("the plan loader panicked")?
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("loading plans from {shown}"))?;
-    let count = plans.iter().count();
+    Ok((plans, shown))
+}
+
+/// Loads the plans and marks the state ready.
+pub async fn load_plans(state: &AppState) -> anyhow::Result<()> {
+    let (plans, shown) = read_plans(state).await?;
+    let count = plans.len();
     let cache = tenant_cache(Arc::new(plans), &state.tenant_setup);
     state.set_ready(Arc::new(cache));
     tracing::info!(plans = count, dir = %shown, "plans loaded; ready");
@@ -158,13 +164,9 @@ pub async fn load_plans(state: &AppState) -> anyhow::Result<()> {
 /// nothing is swapped, and requests go on with the plans they had.
 pub async fn reload_plans(state: &AppState) -> anyhow::Result<usize> {
     let tenants = state.tenants().context("plans are not loaded yet")?.clone();
-    let dir = state.config().plans_dir.clone();
-    let shown = dir.display().to_string();
-    let plans = tokio::task::spawn_blocking(move || crate::plan::load_dir(&dir))
+    let (plans, shown) = read_plans(state)
         .await
-        .context("the plan loader panicked")?
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("reloading plans from {shown}; keeping the running plans"))?;
+        .context("plan reload refused; keeping the running plans")?;
     let count = plans.len();
     let tenants_resolved = tenants.reload_plans(Arc::new(plans));
     tracing::info!(plans = count, tenants = tenants_resolved, dir = %shown, "plans reloaded");
