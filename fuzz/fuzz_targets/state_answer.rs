@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use rater::plan::{PlanSet, load_dir};
-use rater::tenant::{KeyHash, SecretPolicy, SettingValue, StateDoc, Tenant};
+use rater::tenant::{KeyHash, Secret, SecretPolicy, SettingValue, StateDoc, Tenant};
 
 fn plans() -> &'static Arc<PlanSet> {
     static P: OnceLock<Arc<PlanSet>> = OnceLock::new();
@@ -21,9 +21,12 @@ fn plans() -> &'static Arc<PlanSet> {
     })
 }
 
-/// A value long enough that finding it in other text is not a coincidence.
+/// A value long enough that finding it in other text is not a coincidence, and not a piece
+/// of the redaction placeholder itself (a secret whose value is `([redacted])` "appears" in
+/// `Secret([redacted])`: the first finding of this target was exactly that oracle mistake).
 fn distinctive(s: &str) -> bool {
-    s.len() >= 12
+    let placeholder = format!("{:?}", SettingValue::Secret(Secret::new("x")));
+    s.len() >= 12 && !placeholder.contains(s)
 }
 
 fuzz_target!(|data: &[u8]| {
