@@ -5,8 +5,14 @@
 //!   types (`wire::request::RateRequest`) the old serde path used.
 //! - `simd_json_serde_typed`: simd-json's serde path into those types (tape, then serde).
 //! - `simd_json_tape`: simd-json's tape alone (stage 1 + stage 2), reused buffers.
-//! - `payload`: the rater's payload path (`wire::payload::Payload::parse`): what
-//!   `price_request` runs before rating.
+//! - `payload_unpruned`: simd-json's tape of the whole body, indexed
+//!   (`wire::payload::Payload::with_unpruned`): the hot path before pruning.
+//! - `payload`: the rater's payload path (`wire::payload::Payload::with`): the body pruned
+//!   to what rating reads, then simd-json's tape of that, indexed. What `price_request`
+//!   runs before rating.
+//!
+//! - `skip_whole_body`, `prune_alone`: the pruner's parts alone (a SIMD skip over the whole
+//!   body, a floor for any reader that checks structure; and the pruning pass).
 //!
 //! Each iteration copies the body into a work buffer first (in-place parsers rewrite it), in
 //! every variant, so the copy cost is the same on all sides. Throughput is in bytes: divide
@@ -93,6 +99,34 @@ fn parse(c: &mut Criterion) {
                 })
             },
         );
+        group.bench_with_input(
+            BenchmarkId::new("payload_unpruned", name),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    work.copy_from_slice(body);
+                    Payload::with_unpruned(&mut work, |p| {
+                        std::hint::black_box(p.unwrap());
+                    });
+                })
+            },
+        );
+        // The floor of any reader that checks the structure: one skip over the whole body.
+        group.bench_with_input(BenchmarkId::new("skip_whole_body", name), &body, |b, body| {
+            b.iter(|| {
+                work.copy_from_slice(body);
+                let end = rater::wire::skip::container_end(&work, 1, 1, 63).unwrap();
+                std::hint::black_box(end);
+            })
+        });
+        let mut pruned = Vec::with_capacity(body.len());
+        group.bench_with_input(BenchmarkId::new("prune_alone", name), &body, |b, body| {
+            b.iter(|| {
+                work.copy_from_slice(body);
+                rater::wire::prune::prune(&work, &mut pruned).unwrap();
+                std::hint::black_box(&pruned);
+            })
+        });
         group.bench_with_input(BenchmarkId::new("payload", name), &body, |b, body| {
             b.iter(|| {
                 work.copy_from_slice(body);

@@ -4,5 +4,7 @@
 //! the response writer ([`response`]).
 
 pub mod payload;
+pub mod prune;
 pub mod request;
 pub mod response;
+pub mod skip;
