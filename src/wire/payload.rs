@@ -2,7 +2,11 @@
 //!
 //! Why this is the fast path (see docs/PERFORMANCE.md for the figures):
 //!
-//! - **No tree is built.** simd-json validates the whole body and writes its tape (one flat
+//! - **Only what rating reads is parsed.** [`super::prune`] first copies the members rating
+//!   reads into a per-thread buffer (36 KB of a real request become 5.6 KB), jumping over
+//!   the rest with SIMD; simd-json parses that. When pruning gives up, the whole body is
+//!   parsed as before, so errors and their offsets are always the body's.
+//! - **No tree is built.** simd-json validates the (pruned) body and writes its tape (one flat
 //!   `Vec<Node>`, strings unescaped in place and borrowed from the body); every object and
 //!   array node carries the size of its subtree, so skipping `invoices`, `documents`,
 //!   `modifications` and every other key rating does not read is one addition, not a walk.
