@@ -79,13 +79,10 @@ fn engine(c: &mut Criterion) {
             Payload::with(&mut body, |req| {
                 let req = req.unwrap();
                 let tz = jiff::tz::db().get(req.tenant_time_zone().unwrap()).unwrap();
-                let period = PolicyPeriod {
-                    time_zone: &tz,
-                    anchor_ms: req
-                        .original_contract_start_timestamp()
-                        .and_then(|s| s.parse().ok()),
-                    payment_schedule: req.payment_schedule_name(),
-                };
+                let anchor_ms = req
+                    .original_contract_start_timestamp()
+                    .and_then(|s| s.parse().ok());
+                let schedule = req.payment_schedule_name();
                 let views: Vec<_> = req
                     .triplets()
                     .unwrap()
@@ -94,6 +91,9 @@ fn engine(c: &mut Criterion) {
                 group.throughput(Throughput::Elements(views.len() as u64));
                 group.bench_with_input(BenchmarkId::new(plan_id, name), &views, |b, views| {
                     b.iter(|| {
+                        // A fresh period per iteration, as per request: its memo of the
+                        // last measured period must not carry over between iterations.
+                        let period = PolicyPeriod::new(&tz, anchor_ms, schedule);
                         for v in views {
                             let peril = v.peril_name().unwrap();
                             std::hint::black_box(

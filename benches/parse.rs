@@ -112,13 +112,17 @@ fn parse(c: &mut Criterion) {
             },
         );
         // The floor of any reader that checks the structure: one skip over the whole body.
-        group.bench_with_input(BenchmarkId::new("skip_whole_body", name), &body, |b, body| {
-            b.iter(|| {
-                work.copy_from_slice(body);
-                let end = rater::wire::skip::container_end(&work, 1, 1, 63).unwrap();
-                std::hint::black_box(end);
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("skip_whole_body", name),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    work.copy_from_slice(body);
+                    let end = rater::wire::skip::container_end(&work, 1, 1, 63).unwrap();
+                    std::hint::black_box(end);
+                })
+            },
+        );
         let mut pruned = Vec::with_capacity(body.len());
         group.bench_with_input(BenchmarkId::new("prune_alone", name), &body, |b, body| {
             b.iter(|| {

@@ -154,11 +154,11 @@ fn price_with(
     })?;
     let date = tz.to_datetime(anchor).date();
     let bound = selector.select(product, date)?;
-    let period = PolicyPeriod {
-        time_zone: &tz,
-        anchor_ms: Some(anchor.as_millisecond()),
-        payment_schedule: req.payment_schedule_name(),
-    };
+    let period = PolicyPeriod::new(
+        &tz,
+        Some(anchor.as_millisecond()),
+        req.payment_schedule_name(),
+    );
     check_unique(&req)?;
 
     // Many triplets: index the locators once rather than scan the policy per triplet.

@@ -47,11 +47,7 @@ fn utc() -> jiff::tz::TimeZone {
 }
 
 fn period(tz: &jiff::tz::TimeZone) -> PolicyPeriod<'_> {
-    PolicyPeriod {
-        time_zone: tz,
-        anchor_ms: Some(1650006000000),
-        payment_schedule: Some("annually"),
-    }
+    PolicyPeriod::new(tz, Some(1650006000000), Some("annually"))
 }
 
 #[test]

@@ -10,6 +10,8 @@ use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
+use std::cell::Cell;
+
 use super::proration::{self, Method};
 use super::trace::{TraceEvent, Tracer};
 use super::{Builtin, InputSource, RatingError, Source, Value};
@@ -18,8 +20,8 @@ use crate::plan::{
     Plan, Step, Technical,
 };
 
-/// What proration needs to know about the policy, shared by its perils.
-#[derive(Clone, Copy, Debug)]
+/// What proration needs to know about the policy, shared by its perils (one per request).
+#[derive(Clone, Debug)]
 pub struct PolicyPeriod<'a> {
     /// The tenant's time zone (`tenantTimeZone`).
     pub time_zone: &'a TimeZone,
@@ -27,6 +29,28 @@ pub struct PolicyPeriod<'a> {
     pub anchor_ms: Option<i64>,
     /// `policy.paymentScheduleName`.
     pub payment_schedule: Option<&'a str>,
+    /// The last period measured for this policy: `(method, start, end) -> duration`. The
+    /// perils of a policy usually share their coverage period, and measuring one steps the
+    /// calendar month by month in the tenant's zone (most of a peril's rating time), so the
+    /// next peril with the same period reuses it. `measure` is a pure function of these
+    /// keys and the fields above, so the memo can never change an answer.
+    last: Cell<Option<(Method, i64, i64, proration::Duration)>>,
+}
+
+impl<'a> PolicyPeriod<'a> {
+    /// The policy's period facts, with an empty memo.
+    pub fn new(
+        time_zone: &'a TimeZone,
+        anchor_ms: Option<i64>,
+        payment_schedule: Option<&'a str>,
+    ) -> Self {
+        PolicyPeriod {
+            time_zone,
+            anchor_ms,
+            payment_schedule,
+            last: Cell::new(None),
+        }
+    }
 }
 
 /// One commission amount.
@@ -485,7 +509,14 @@ fn period_years<S: InputSource, T: Tracer>(
         )));
     }
     let method = plan.proration.method_for(period.payment_schedule);
-    let d = proration::measure(method, period.time_zone, period.anchor_ms, start, end)?;
+    let d = match period.last.get() {
+        Some((m, s, e, d)) if (m, s, e) == (method, start, end) => d,
+        _ => {
+            let d = proration::measure(method, period.time_zone, period.anchor_ms, start, end)?;
+            period.last.set(Some((method, start, end, d)));
+            d
+        }
+    };
     if T::ON {
         tracer.record(TraceEvent::Period {
             method: match method {
