@@ -156,7 +156,7 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> HttpResponse {
     let latency = start.elapsed();
     state.metrics.record(route, resp.status(), latency);
     tracing::info!(
-        target: "rater::access",
+        target: crate::telemetry::access_line::ACCESS_TARGET,
         request_id,
         tenant = %TenantTag(tenant),
         route = route.label(),

@@ -11,6 +11,12 @@ use std::time::Duration;
 
 use crate::config::LogFormat;
 
+pub mod access_line;
+
+use access_line::{AccessLine, Style};
+use tracing_subscriber::fmt::format::format as tracing_format;
+use tracing_subscriber::fmt::time::SystemTime;
+
 /// Installs the global tracing subscriber. `RUST_LOG` filters (default `info`). Does nothing
 /// if a subscriber is already installed (tests).
 ///
@@ -29,9 +35,21 @@ pub fn init(format: LogFormat) {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(LogWriter);
+    // The access line is formatted by hand, exactly as tracing's formatter of the same
+    // format would (see `access_line`); every other event goes to tracing's formatter.
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder
+            .event_format(AccessLine::new(tracing_format(), SystemTime, Style::Text))
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .event_format(AccessLine::new(
+                tracing_format().json().flatten_event(true),
+                SystemTime,
+                Style::Json,
+            ))
+            .try_init(),
     };
 }
 
