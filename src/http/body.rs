@@ -45,13 +45,21 @@ pub fn declared_len(headers: &HeaderMap, limit: usize) -> Result<Option<usize>, 
     Ok(Some(n as usize))
 }
 
-/// Reads the whole body into one buffer of at most `limit` bytes.
+/// Spare capacity every body buffer has past its last byte: simd-json's padding, so a
+/// parser can read the body in place (`simd_json::fill_tape_padded` wants
+/// `INPUT_PADDING` bytes after the document) instead of copying it into a padded buffer.
+pub const BODY_PADDING: usize = simd_json::INPUT_PADDING;
+
+/// Reads the whole body into one buffer of at most `limit` bytes. The buffer returned has
+/// at least [`BODY_PADDING`] bytes of spare capacity after the body (`capacity() - len()`),
+/// reserved up front with the declared length, so padding never moves the body.
 pub async fn read(
     mut body: Incoming,
     declared: Option<usize>,
     limit: usize,
 ) -> Result<Vec<u8>, HttpError> {
-    let mut buf = Vec::with_capacity(declared.unwrap_or(CHUNKED_INITIAL_CAPACITY).min(limit));
+    let mut buf =
+        Vec::with_capacity(declared.unwrap_or(CHUNKED_INITIAL_CAPACITY).min(limit) + BODY_PADDING);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(HttpError::BodyRead)?;
         // Trailers (the only other frame kind) are ignored.
@@ -62,6 +70,9 @@ pub async fn read(
             buf.extend_from_slice(&data);
         }
     }
+    // A no-op when the length was declared (reserved above); a chunked body that grew may
+    // need it.
+    buf.reserve(BODY_PADDING);
     Ok(buf)
 }
 

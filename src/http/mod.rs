@@ -279,6 +279,10 @@ fn serve_multi(state: Arc<AppState>) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.workers)
         .thread_name("rater-worker")
+        // Log lines are batched per worker and written when it parks or stops
+        // (telemetry::LogWriter): one write(2) per batch instead of one per access line.
+        .on_thread_park(telemetry::flush_thread_logs)
+        .on_thread_stop(telemetry::end_thread_logs)
         .enable_all()
         .build()
         .context("building the runtime")?;
@@ -310,6 +314,9 @@ fn serve_per_core(state: Arc<AppState>) -> anyhow::Result<()> {
             .name(format!("rater-core-{i}"))
             .spawn(move || {
                 let rt = match tokio::runtime::Builder::new_current_thread()
+                    // As in `serve_multi`: batched log lines go out when the runtime parks,
+                    // and the rest at the end of this thread (below).
+                    .on_thread_park(telemetry::flush_thread_logs)
                     .enable_all()
                     .build()
                 {
@@ -332,7 +339,8 @@ fn serve_per_core(state: Arc<AppState>) -> anyhow::Result<()> {
                         let _ = stop.wait_for(|s| *s).await;
                     };
                     server::run(listener, state, stopped).await;
-                })
+                });
+                telemetry::end_thread_logs();
             })
             .context("spawning a runtime thread")?;
         match bound_rx.recv() {

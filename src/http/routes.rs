@@ -4,6 +4,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering::Relaxed;
+use std::task::Poll;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
@@ -119,8 +120,16 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> HttpResponse {
 
     let result = match matched {
         Err(e) => Err(e),
-        // The deadline covers reading the body and the tenant lookup; the timer is an entry
-        // in tokio's timer wheel, not an allocation.
+        // The rate route bounds every await it has (the body and the tenant lookup) by the
+        // deadline itself, with one timer for both (see `rate`); after those it only prices,
+        // synchronously, which no timer can interrupt. So the backstop could never fire
+        // there, and skipping it saves a second timer-wheel registration and removal per
+        // rating request.
+        Ok(()) if route == Route::Rate => {
+            rate(state, req, request_id, start + config.request_deadline).await
+        }
+        // The other routes answer without waiting (their timer is never even registered:
+        // `timeout` polls the handler first); the backstop stays for any that ever awaits.
         Ok(()) => tokio::time::timeout(
             config.request_deadline + DEADLINE_BACKSTOP,
             handle(
@@ -147,7 +156,7 @@ pub async fn serve(state: &AppState, req: Request<Incoming>) -> HttpResponse {
     let latency = start.elapsed();
     state.metrics.record(route, resp.status(), latency);
     tracing::info!(
-        target: "rater::access",
+        target: crate::telemetry::access_line::ACCESS_TARGET,
         request_id,
         tenant = %TenantTag(tenant),
         route = route.label(),
@@ -204,6 +213,42 @@ async fn handle(
     }
 }
 
+/// Runs `a` and `b` concurrently until both are done or `deadline` passes; `None` for the
+/// one(s) still pending then (dropped, as `tokio::time::timeout_at` would).
+///
+/// Why not `join!(timeout_at(a), timeout_at(b))`: that is two timers; here one `Sleep` is
+/// polled only while something is still pending, so it is registered at most once per
+/// request (and not at all when both are ready at once).
+async fn until_deadline<A: Future, B: Future>(
+    deadline: Instant,
+    a: A,
+    b: B,
+) -> (Option<A::Output>, Option<B::Output>) {
+    let mut a = std::pin::pin!(a);
+    let mut b = std::pin::pin!(b);
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(deadline));
+    let (mut a_out, mut b_out) = (None, None);
+    std::future::poll_fn(|cx| {
+        if a_out.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            a_out = Some(v);
+        }
+        if b_out.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            b_out = Some(v);
+        }
+        if (a_out.is_some() && b_out.is_some()) || timer.as_mut().poll(cx).is_ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    (a_out, b_out)
+}
+
 /// A log line's tenant: the key's hash, or `-`; formatted in place, no allocation.
 struct TenantTag(Option<KeyHash>);
 
@@ -251,28 +296,26 @@ async fn rate(
         .is_some_and(|v| v.as_bytes() == b"1");
     let key = key_header(headers);
     let budget = state.config().request_deadline;
+    // The tenant lookup (possibly a State API call) overlaps receiving the body, under ONE
+    // deadline timer for both: a cache hit is ready at once, so only the body's wait ever
+    // needs the timer, and one shared entry in tokio's timer wheel replaces the two (one
+    // per phase, plus the backstop's) that each registered and removed per request.
     let tenant = async {
         match key {
-            Ok(key) => match tokio::time::timeout_at(deadline, tenants.get(key)).await {
-                Ok(tenant) => tenant.map_err(HttpError::from),
-                // Waiting on the State API is ours to answer for: 503 with Retry-After.
-                Err(_) => Err(HttpError::Deadline(budget)),
-            },
+            Ok(key) => tenants.get(key).await.map_err(HttpError::from),
             Err(e) => Err(HttpError::from(e)),
         }
     };
-    // A body still incomplete at the deadline is the client's doing (it declared more than
+    let body = body::read(incoming, declared, limit);
+    let (buf, tenant) = until_deadline(deadline, body, tenant).await;
+    // At the deadline, a body still incomplete is the client's doing (it declared more than
     // it sent, or sends too slowly): 408, so neither Socotra nor a monitor reads it as the
-    // rater being down.
-    let body = async {
-        tokio::time::timeout_at(deadline, body::read(incoming, declared, limit))
-            .await
-            .unwrap_or(Err(HttpError::BodyTimeout(budget)))
-    };
-    // The tenant lookup (possibly a State API call) overlaps receiving the body. Body errors
-    // are answered first: they say the request itself is unusable.
-    let (buf, tenant) = tokio::join!(body, tenant);
+    // rater being down; waiting on the State API is ours to answer for: 503 with
+    // Retry-After. Body errors are answered first: they say the request itself is unusable.
+    let buf = buf.unwrap_or(Err(HttpError::BodyTimeout(budget)));
+    let tenant = tenant.unwrap_or(Err(HttpError::Deadline(budget)));
     let mut buf = buf?;
+    debug_assert!(buf.capacity() - buf.len() >= body::BODY_PADDING);
     let tenant = tenant?;
 
     let mut out = Vec::with_capacity(OUT_CAPACITY);
