@@ -309,7 +309,14 @@ fn scan(
                 }
                 brackets &= brackets - 1;
             }
-        } else if closes >= level {
+            // The walk has moved `level` itself.
+            if ctrl != 0 {
+                return Err(SkipError::Control);
+            }
+            pos += BLOCK;
+            continue;
+        }
+        if closes >= level {
             // The end may be here. After the k-th closing bracket the level is `level +
             // (opening brackets before it) - k`; the first that reaches 0 is the end. One
             // popcount per closing bracket, no walk over the opening ones.
@@ -546,6 +553,21 @@ mod tests {
             body.insert(0, b'[');
             let want = container_end_slow(&body, 1, 1, max);
             // The dispatched path (AVX2 here) and the baseline SSE2 one.
+            prop_assert_eq!(container_end(&body, 1, 1, max), want);
+            prop_assert_eq!(scan(&body, 1, 1, max, classify, prefix_xor), want);
+        }
+
+        #[test]
+        fn agrees_near_the_depth_limit(
+            body in proptest::collection::vec(
+                prop_oneof![4 => Just(b'['), 3 => Just(b']'), 1 => Just(b'"'), 1 => Just(b' ')],
+                0..600,
+            ),
+            max in 1u32..40,
+        ) {
+            let mut body = body;
+            body.insert(0, b'[');
+            let want = container_end_slow(&body, 1, 1, max);
             prop_assert_eq!(container_end(&body, 1, 1, max), want);
             prop_assert_eq!(scan(&body, 1, 1, max, classify, prefix_xor), want);
         }
