@@ -21,7 +21,7 @@
 //! body.
 
 use super::payload::MAX_JSON_DEPTH;
-use super::skip::{SkipError, container_end, string_end};
+use super::skip::{SkipError, container_end, string_end, whitespace_end};
 
 /// Pruning gave up: parse the whole body instead (which also finds the precise error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,30 +134,10 @@ impl Pruner<'_, '_> {
         Ok(())
     }
 
-    /// Skips JSON whitespace. Pretty-printed requests are about 45 % indentation (a newline,
-    /// then dozens of spaces), so this reads 8 bytes at a time: the first byte that is not
-    /// a space is found with one XOR and a trailing-zero count, and only newlines, tabs and
-    /// carriage returns are stepped over one by one.
+    /// Skips JSON whitespace ([`whitespace_end`]: 16 bytes per step).
     #[inline]
     fn ws(&mut self) {
-        const SPACES: u64 = u64::from_le_bytes(*b"        ");
-        let b = self.body;
-        let mut p = self.pos;
-        loop {
-            if let Some(w) = b.get(p..p + 8) {
-                let not_space = u64::from_le_bytes(w.try_into().expect("8 bytes")) ^ SPACES;
-                if not_space == 0 {
-                    p += 8;
-                    continue;
-                }
-                p += (not_space.trailing_zeros() / 8) as usize;
-            }
-            match b.get(p) {
-                Some(b' ' | b'\n' | b'\r' | b'\t') => p += 1,
-                _ => break,
-            }
-        }
-        self.pos = p;
+        self.pos = whitespace_end(self.body, self.pos);
     }
 
     /// The members of an object whose `{` was just read, at nesting `depth`.

@@ -344,12 +344,113 @@ fn scan(
 /// and whether the string holds a backslash (so its bytes are not its text). A raw control
 /// character in it is [`SkipError::Control`].
 ///
-/// Keys and scalars are short (10-40 bytes), too short for a SIMD search to pay for its
-/// set-up, so this reads 8 bytes at a time as a `u64` and finds the first quote, backslash
-/// or control character with the classic zero-byte bit tricks (SWAR): about three words
-/// per key and no per-byte branch.
+/// Keys and scalar strings are short (10-40 bytes), so this reads 16 bytes per step with
+/// SSE2 (x86-64's baseline): one step finds the closing quote of most keys, where a loop
+/// per byte or per 8 bytes would pay a mispredicted exit for every token.
 #[inline]
 pub fn string_end(body: &[u8], start: usize) -> Result<(usize, bool), SkipError> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut pos = start;
+        let mut escapes = false;
+        while let Some(chunk) = body.get(pos..pos + 16) {
+            let special = specials16(chunk.try_into().expect("16 bytes"));
+            if special == 0 {
+                pos += 16;
+                continue;
+            }
+            let at = pos + special.trailing_zeros() as usize;
+            match body[at] {
+                b'"' => return Ok((at + 1, escapes)),
+                b'\\' => {
+                    escapes = true;
+                    if body.get(at + 1).is_some_and(|&c| c < 0x20) {
+                        return Err(SkipError::Control);
+                    }
+                    pos = at + 2;
+                }
+                _ => return Err(SkipError::Control),
+            }
+        }
+        // Fewer than 16 bytes left.
+        let (end, more) = string_end_swar(body, pos)?;
+        Ok((end, escapes || more))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    string_end_swar(body, start)
+}
+
+/// Bit `i` set when byte `i` of `chunk` is `"`, `\\` or a control character.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn specials16(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86-64 baseline; the load reads the 16 bytes of `chunk`
+    // and has no alignment requirement.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let below_space = _mm_set1_epi8(0x1F);
+        let hits = _mm_or_si128(
+            _mm_or_si128(
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+            ),
+            _mm_cmpeq_epi8(_mm_max_epu8(v, below_space), below_space),
+        );
+        _mm_movemask_epi8(hits) as u32
+    }
+}
+
+/// The first byte at or after `pos` that is not JSON whitespace (`body.len()` if none).
+/// Pretty-printed requests put a newline and dozens of spaces before every member: 16 bytes
+/// per SSE2 step, and no loop at all when the next byte is not whitespace.
+#[inline]
+pub fn whitespace_end(body: &[u8], mut pos: usize) -> usize {
+    match body.get(pos) {
+        Some(b' ' | b'\n' | b'\r' | b'\t') => {}
+        _ => return pos,
+    }
+    #[cfg(target_arch = "x86_64")]
+    while let Some(chunk) = body.get(pos..pos + 16) {
+        let other = !whitespace16(chunk.try_into().expect("16 bytes")) & 0xFFFF;
+        if other != 0 {
+            return pos + other.trailing_zeros() as usize;
+        }
+        pos += 16;
+    }
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = body.get(pos) {
+        pos += 1;
+    }
+    pos
+}
+
+/// Bit `i` set when byte `i` of `chunk` is JSON whitespace.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn whitespace16(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: as in `specials16`.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+        let ws = _mm_or_si128(
+            _mm_or_si128(eq(b' '), eq(b'\n')),
+            _mm_or_si128(eq(b'\r'), eq(b'\t')),
+        );
+        _mm_movemask_epi8(ws) as u32
+    }
+}
+
+/// [`string_end`] 8 bytes at a time as a `u64`: the first quote, backslash or control
+/// character is found with the classic zero-byte bit tricks (SWAR). Used for the last
+/// bytes of a body, on other architectures, and as the reference in tests.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn string_end_swar(body: &[u8], start: usize) -> Result<(usize, bool), SkipError> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Bit 7 of byte i is set when byte i is zero; exact for the lowest such byte (a borrow
@@ -527,6 +628,8 @@ mod tests {
         proptest::collection::vec(
             prop_oneof![
                 Just(b'\n'),
+                Just(b'\t'),
+                Just(b'\r'),
                 Just(0x00),
                 Just(0x1F),
                 Just(0x21),
@@ -589,6 +692,9 @@ mod tests {
                 }
             };
             prop_assert_eq!(string_end(&body, 0), want);
+            prop_assert_eq!(string_end_swar(&body, 0), want);
+            let ws = body.iter().position(|c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t')).unwrap_or(body.len());
+            prop_assert_eq!(whitespace_end(&body, 0), ws);
         }
     }
 }
