@@ -145,6 +145,12 @@ fn only_the_grammar_inside_dropped_members_goes_unchecked() {
     let (pruned, whole) = both(lax.as_bytes());
     assert!(whole.is_err());
     assert_eq!(pruned, both(clean.as_bytes()).1);
+    // A shape error on the kept part of a body whose dropped part is not JSON: the answer is
+    // the whole body's syntax error, not the shape error (found by fuzzing).
+    let both_wrong = r#"{"invoices": [1 2], "policy": {"productName": 5}}"#;
+    let (pruned, whole) = both(both_wrong.as_bytes());
+    assert!(whole.as_ref().unwrap_err().starts_with("json:"), "{whole:?}");
+    assert_eq!(pruned, whole);
     // But an unclosed string or unbalanced brackets are refused, with simd-json's error.
     for bad in [
         r#"{"invoices": [1, "x], "policy": {}}"#,
@@ -331,3 +337,4 @@ fn exhaustive_single_byte_corruptions() {
         clean.len()
     );
 }
+

@@ -197,3 +197,18 @@ fn a_json_float_is_refused_not_defaulted() {
     let as_string = price(&variant(&|_| {})).unwrap();
     assert_eq!(as_int, as_string);
 }
+
+/// Found by fuzzing the pruned payload path (`rate_request`, its first 300 s run): a body
+/// whose dropped part was not JSON and whose kept part had a shape error (a key given twice,
+/// made by the corruption) was answered with the shape error, from the pruned body, instead
+/// of the whole body's syntax error. Errors now always come from the whole body.
+#[test]
+fn a_syntax_error_in_a_dropped_member_is_not_hidden_by_a_shape_error() {
+    let body = br#"{"invoices": [1 2], "policy": {"productName": "a", "productName": "b"}}"#;
+    let err = price(body).unwrap_err();
+    assert!(err.starts_with("malformed_json"), "{err}");
+    // The same body with valid JSON in the dropped member: the shape error, as before.
+    let body = br#"{"invoices": [1, 2], "policy": {"productName": "a", "productName": "b"}}"#;
+    let err = price(body).unwrap_err();
+    assert!(err.starts_with("invalid_request"), "{err}");
+}

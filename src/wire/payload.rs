@@ -619,10 +619,19 @@ fn run<R>(
         // reused.
         let mut tape: Tape<'_> = Tape(std::mem::take(store)).reset();
         if simd_json::fill_tape_padded(&mut pruned[..], len, buffers, &mut tape).is_ok() {
-            return index_and_call(tape, store, index, f);
+            index.clear();
+            if Indexer::new(&tape.0, index).request().is_ok() {
+                let r = f(Ok(Payload {
+                    tape: &tape.0,
+                    ix: index,
+                }));
+                *store = tape.reset().0;
+                return r;
+            }
         }
-        // Invalid JSON in a kept part: the whole body is parsed below, so the error's
-        // offset is one in the body the caller sent.
+        // Any error: the whole body is parsed below, so the caller gets exactly the error
+        // of the body it sent (its offset, and a syntax error in a dropped member rather
+        // than a shape error it may have hidden).
         *store = tape.reset().0;
     }
     let mut tape: Tape<'_> = Tape(std::mem::take(store)).reset();
