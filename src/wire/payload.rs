@@ -4,8 +4,9 @@
 //!
 //! - **Only what rating reads is parsed.** [`super::prune`] first copies the members rating
 //!   reads into a per-thread buffer (36 KB of a real request become 5.6 KB), jumping over
-//!   the rest with SIMD; simd-json parses that. When pruning gives up, the whole body is
-//!   parsed as before, so errors and their offsets are always the body's.
+//!   the rest with SIMD; simd-json parses that. When pruning gives up, or the pruned body
+//!   fails in any way, the whole body is parsed as before, so every error (and its offset)
+//!   is the whole body's.
 //! - **No tree is built.** simd-json validates the (pruned) body and writes its tape (one flat
 //!   `Vec<Node>`, strings unescaped in place and borrowed from the body); every object and
 //!   array node carries the size of its subtree, so skipping `invoices`, `documents`,

@@ -18,7 +18,8 @@
 //! character in a string. The one deliberate difference: inside a dropped member only the
 //! structure is checked (strings closed, brackets balanced, depth), not the grammar, so
 //! `"invoices": [1 2]` is priced rather than refused; the caller checks UTF-8 for the whole
-//! body.
+//! body, and answers every error from the whole body (so the laxness never changes an
+//! error, only lets such a body be priced).
 
 use super::payload::MAX_JSON_DEPTH;
 use super::skip::{SkipError, container_end, string_end, whitespace_end};
