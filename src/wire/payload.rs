@@ -66,7 +66,7 @@ struct CharIx {
 }
 
 /// The peril characteristic's scalar builtins, in [`PERIL_CHAR_SCALARS`] order.
-const PERIL_CHAR_SCALARS: [&str; 7] = [
+pub(crate) const PERIL_CHAR_SCALARS: [&str; 7] = [
     "coverageStartTimestamp",
     "coverageEndTimestamp",
     "indemnityInAggregate",
@@ -607,12 +607,15 @@ fn run<R>(
         tape: store,
         index,
     } = scratch;
+    // The pruned body is never longer than the body; with simd-json's padding it fits in
+    // this capacity, which stays with the thread (no allocation once warm).
+    pruned.clear();
+    pruned.reserve(body.len() + simd_json::INPUT_PADDING);
     // The whole body's UTF-8 is checked here (std's ASCII fast path: about 0.6 µs for
     // 36 KB), since simd-json will only see the pruned part.
     if prune && std::str::from_utf8(body).is_ok() && super::prune::prune(body, pruned).is_ok() {
         // simd-json reads past the end in 64-byte blocks; padding it ourselves saves the
-        // padded copy `fill_tape` would make. The capacity is already there (the pruned
-        // body is never longer than the body).
+        // padded copy `fill_tape` would make.
         let len = pruned.len();
         pruned.resize(len + simd_json::INPUT_PADDING, b' ');
         // The tape's storage is taken out of the scratch (an empty Vec, no allocation),

@@ -328,6 +328,17 @@ mod tests {
     }
 
     #[test]
+    fn every_peril_characteristic_scalar_the_indexer_reads_is_kept() {
+        for name in super::super::payload::PERIL_CHAR_SCALARS {
+            assert_eq!(
+                keep(Shape::PerilCharacteristic, name.as_bytes()),
+                Some(Keep::Whole),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn wrong_types_are_kept_for_the_indexer_to_refuse() {
         assert_eq!(
             pruned(r#"{"policy": [1], "policyExposurePerils": {}}"#).unwrap(),
