@@ -149,7 +149,10 @@ fn only_the_grammar_inside_dropped_members_goes_unchecked() {
     // the whole body's syntax error, not the shape error (found by fuzzing).
     let both_wrong = r#"{"invoices": [1 2], "policy": {"productName": 5}}"#;
     let (pruned, whole) = both(both_wrong.as_bytes());
-    assert!(whole.as_ref().unwrap_err().starts_with("json:"), "{whole:?}");
+    assert!(
+        whole.as_ref().unwrap_err().starts_with("json:"),
+        "{whole:?}"
+    );
     assert_eq!(pruned, whole);
     // But an unclosed string or unbalanced brackets are refused, with simd-json's error.
     for bad in [
@@ -337,4 +340,3 @@ fn exhaustive_single_byte_corruptions() {
         clean.len()
     );
 }
-
