@@ -5,13 +5,15 @@
 //! closing brackets. Escaped quotes are removed with simdjson's branch-free odd-backslash
 //! trick, the inside of strings is the prefix XOR of the remaining quotes (carried from block
 //! to block), and brackets inside strings are masked out. A block whose closing brackets are
-//! fewer than the current depth cannot end the container, so it costs two popcounts; only the
-//! block that holds the end is walked bit by bit. No byte is copied, no structural index is
-//! written, nothing is allocated: a skipped `invoices` array costs a few instructions per 64
-//! bytes instead of simd-json's full tape (see docs/PERFORMANCE.md).
+//! fewer than the current depth cannot end the container, so it costs two popcounts; in the
+//! block that may hold the end, one popcount per closing bracket finds it. No byte is
+//! copied, no structural index is written, nothing is allocated: one skip over a whole 36 KB
+//! request runs at about 9 GiB/s here, four times simd-json's tape (docs/PERFORMANCE.md).
+//! It also finds the end of short strings and of whitespace for the pruner's walk.
 //!
-//! What skipping checks: strings are closed, brackets balance and nesting stays under the
-//! limit. What it does not: the grammar inside (commas, colons, literals, escapes). That is
+//! What skipping checks: strings are closed and hold no raw control character, brackets
+//! balance and nesting stays under the limit. What it does not: the grammar inside (commas,
+//! colons, literals, escapes, bracket kinds). That is
 //! the trade every on-demand JSON reader makes for the parts it never reads; UTF-8 is checked
 //! for the whole body by the caller, and everything rating reads is validated by simd-json.
 
