@@ -156,6 +156,7 @@ pub fn container_end(
     if std::is_x86_feature_detected!("avx2")
         && std::is_x86_feature_detected!("popcnt")
         && std::is_x86_feature_detected!("pclmulqdq")
+        && std::is_x86_feature_detected!("bmi1")
     {
         // SAFETY: the features were just detected on this CPU (std caches the answer).
         return unsafe { container_end_avx2(body, start, depth, max_depth) };
@@ -165,8 +166,11 @@ pub fn container_end(
 
 /// [`container_end`] compiled for AVX2 with the POPCNT instruction: 32-byte compares, and
 /// the two popcounts per block are one instruction each instead of a dozen (x86-64's
-/// baseline has no POPCNT). Every x86 server CPU since 2013 has both; others take the
-/// SSE2 path.
+/// baseline has no POPCNT; BMI1 makes the lowest-bit steps one instruction). Every x86
+/// server CPU since 2013 has all four; others take the SSE2 path.
+///
+/// # Safety
+/// The CPU must have AVX2, POPCNT, BMI1 and PCLMULQDQ.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt,bmi1,pclmulqdq")]
 unsafe fn container_end_avx2(
@@ -194,6 +198,9 @@ unsafe fn container_end_avx2(
 
 /// [`prefix_xor`] as one carry-less multiply by all ones (simdjson's trick): a single
 /// instruction instead of six dependent shift-and-XOR steps.
+///
+/// # Safety
+/// The CPU must have PCLMULQDQ.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "pclmulqdq,sse2")]
 #[inline]
@@ -206,6 +213,9 @@ unsafe fn prefix_xor_clmul(x: u64) -> u64 {
 }
 
 /// [`classify`] with 32-byte AVX2 compares: 2 loads and 10 compares per 64 bytes.
+///
+/// # Safety
+/// The CPU must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
