@@ -165,8 +165,12 @@ impl Scratch {
     }
 }
 
+/// The scratch's starting size, and the body size above which it is not kept.
+const SCRATCH_START_BYTES: usize = 64 * 1024;
+const SCRATCH_KEEP_BYTES: usize = 512 * 1024;
+
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new(64 * 1024));
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new(SCRATCH_START_BYTES));
 }
 
 /// Why a triplet cannot be resolved.
@@ -247,12 +251,16 @@ impl<'t, 'a: 't> Payload<'t, 'a> {
     ) -> R {
         let mut f = Some(f);
         let reused = SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut scratch) => Some(run(
-                body,
-                prune,
-                &mut scratch,
-                f.take().expect("called once"),
-            )),
+            Ok(mut scratch) => {
+                let r = run(body, prune, &mut scratch, f.take().expect("called once"));
+                // The buffers grow to the largest body seen; after a rare huge one (up to
+                // the body limit, 4 MiB by default) they are given back rather than kept
+                // by the thread for good. Real requests (12-54 KB) never get here.
+                if body.len() > SCRATCH_KEEP_BYTES {
+                    *scratch = Scratch::new(SCRATCH_START_BYTES);
+                }
+                Some(r)
+            }
             Err(_) => None,
         });
         match reused {
@@ -1225,6 +1233,28 @@ mod tests {
         with("{\"a\": }", |p| {
             assert!(matches!(p, Err(PayloadError::Json(_))))
         });
+    }
+
+    #[test]
+    fn a_huge_body_does_not_leave_its_buffers_with_the_thread() {
+        let pruned_capacity = || SCRATCH.with(|s| s.borrow().pruned.capacity());
+        let big = format!(
+            r#"{{"policy": {{"productName": "{}"}}}}"#,
+            "x".repeat(SCRATCH_KEEP_BYTES)
+        );
+        with(&big, |p| assert!(p.is_ok()));
+        assert!(
+            pruned_capacity() < SCRATCH_KEEP_BYTES,
+            "{}",
+            pruned_capacity()
+        );
+        // A real-sized body keeps its buffers for the next request.
+        let small = format!(
+            r#"{{"policy": {{"productName": "{}"}}}}"#,
+            "x".repeat(100_000)
+        );
+        with(&small, |p| assert!(p.is_ok()));
+        assert!(pruned_capacity() >= 100_000);
     }
 
     #[test]
