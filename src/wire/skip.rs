@@ -372,16 +372,9 @@ pub fn string_end(body: &[u8], start: usize) -> Result<(usize, bool), SkipError>
                 continue;
             }
             let at = pos + special.trailing_zeros() as usize;
-            match body[at] {
-                b'"' => return Ok((at + 1, escapes)),
-                b'\\' => {
-                    escapes = true;
-                    if body.get(at + 1).is_some_and(|&c| c < 0x20) {
-                        return Err(SkipError::Control);
-                    }
-                    pos = at + 2;
-                }
-                _ => return Err(SkipError::Control),
+            match at_special(body, at, &mut escapes)? {
+                Ok(end) => return Ok((end, escapes)),
+                Err(resume) => pos = resume,
             }
         }
         // Fewer than 16 bytes left.
@@ -494,18 +487,34 @@ fn string_end_swar(body: &[u8], start: usize) -> Result<(usize, bool), SkipError
             continue;
         }
         let at = pos + (special.trailing_zeros() / 8) as usize;
-        match body[at] {
-            b'"' => return Ok((at + 1, escapes)),
-            b'\\' => {
-                escapes = true;
-                // The escaped byte is still checked for being a control character.
-                if body.get(at + 1).is_some_and(|&c| c < 0x20) {
-                    return Err(SkipError::Control);
-                }
-                pos = at + 2;
-            }
-            _ => return Err(SkipError::Control),
+        match at_special(body, at, &mut escapes)? {
+            Ok(end) => return Ok((end, escapes)),
+            Err(resume) => pos = resume,
         }
+    }
+}
+
+/// What the first quote, backslash or control character at `at` means for a string scan:
+/// `Ok(end)` for the closing quote (one past it), `Err(resume)` for an escape (the scan goes
+/// on at `resume`, past the escaped byte), or a control character's error. Shared by the
+/// SSE2 and the SWAR scans.
+#[inline(always)]
+fn at_special(
+    body: &[u8],
+    at: usize,
+    escapes: &mut bool,
+) -> Result<Result<usize, usize>, SkipError> {
+    match body[at] {
+        b'"' => Ok(Ok(at + 1)),
+        b'\\' => {
+            *escapes = true;
+            // The escaped byte is still checked for being a control character.
+            if body.get(at + 1).is_some_and(|&c| c < 0x20) {
+                return Err(SkipError::Control);
+            }
+            Ok(Err(at + 2))
+        }
+        _ => Err(SkipError::Control),
     }
 }
 
