@@ -11,8 +11,9 @@
 //!   to what rating reads, then simd-json's tape of that, indexed. What `price_request`
 //!   runs before rating.
 //!
-//! - `skip_whole_body`, `prune_alone`: the pruner's parts alone (a SIMD skip over the whole
-//!   body, a floor for any reader that checks structure; and the pruning pass).
+//! - `structure_alone`, `prune_alone`: the pruner's parts alone (the SIMD structure pass
+//!   over the whole body, `wire::structure::index`, a floor for any reader that checks
+//!   where strings end; and the whole pruning pass, that and the walk).
 //!
 //! Each iteration copies the body into a work buffer first (in-place parsers rewrite it), in
 //! every variant, so the copy cost is the same on all sides. Throughput is in bytes: divide
@@ -111,15 +112,15 @@ fn parse(c: &mut Criterion) {
                 })
             },
         );
-        // The floor of any reader that checks the structure: one skip over the whole body.
+        let mut blocks = Vec::new();
         group.bench_with_input(
-            BenchmarkId::new("skip_whole_body", name),
+            BenchmarkId::new("structure_alone", name),
             &body,
             |b, body| {
                 b.iter(|| {
                     work.copy_from_slice(body);
-                    let end = rater::wire::skip::container_end(&work, 1, 1, 63).unwrap();
-                    std::hint::black_box(end);
+                    rater::wire::structure::index(&work, &mut blocks).unwrap();
+                    std::hint::black_box(&blocks);
                 })
             },
         );
@@ -127,7 +128,7 @@ fn parse(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("prune_alone", name), &body, |b, body| {
             b.iter(|| {
                 work.copy_from_slice(body);
-                rater::wire::prune::prune(&work, &mut pruned).unwrap();
+                rater::wire::prune::prune(&work, &mut pruned, &mut blocks).unwrap();
                 std::hint::black_box(&pruned);
             })
         });

@@ -149,6 +149,8 @@ impl Index {
 /// index.
 struct Scratch {
     pruned: Vec<u8>,
+    /// The body's structure, one entry per 64 bytes ([`super::structure`]).
+    blocks: Vec<super::structure::Block>,
     buffers: Buffers,
     tape: Vec<Node<'static>>,
     index: Index,
@@ -158,6 +160,7 @@ impl Scratch {
     fn new(len: usize) -> Scratch {
         Scratch {
             pruned: Vec::with_capacity(len + simd_json::INPUT_PADDING),
+            blocks: Vec::with_capacity(len.div_ceil(64)),
             buffers: Buffers::with_max_depth(len, MAX_JSON_DEPTH),
             tape: Vec::new(),
             index: Index::default(),
@@ -611,6 +614,7 @@ fn run<R>(
 ) -> R {
     let Scratch {
         pruned,
+        blocks,
         buffers,
         tape: store,
         index,
@@ -620,9 +624,9 @@ fn run<R>(
     // so the reserve counts from zero and not from the last request's length.
     pruned.clear();
     pruned.reserve(body.len() + simd_json::INPUT_PADDING);
-    // The whole body's UTF-8 is checked here (std's ASCII fast path: about 0.6 µs for
-    // 36 KB), since simd-json will only see the pruned part.
-    if prune && std::str::from_utf8(body).is_ok() && super::prune::prune(body, pruned).is_ok() {
+    // Pruning also checks the whole body's UTF-8, since simd-json will only see the
+    // pruned part.
+    if prune && super::prune::prune(body, pruned, blocks).is_ok() {
         // simd-json reads past the end in 64-byte blocks; padding it ourselves saves the
         // padded copy `fill_tape` would make.
         let len = pruned.len();
