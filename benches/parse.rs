@@ -106,7 +106,7 @@ fn parse(c: &mut Criterion) {
             |b, body| {
                 b.iter(|| {
                     work.copy_from_slice(body);
-                    Payload::with_unpruned(&mut work, |p| {
+                    Payload::with_unpruned(&work, |p| {
                         std::hint::black_box(p.unwrap());
                     });
                 })
@@ -135,7 +135,7 @@ fn parse(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("payload", name), &body, |b, body| {
             b.iter(|| {
                 work.copy_from_slice(body);
-                Payload::with(&mut work, |p| {
+                Payload::with(&work, |p| {
                     std::hint::black_box(p.unwrap());
                 });
             })

@@ -114,11 +114,11 @@ fn rate(plan: &str, explain: bool, request: &Path) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let mut body =
+    let body =
         std::fs::read(request).with_context(|| format!("cannot read {}", request.display()))?;
     let selector = Selector::fixed(plan);
     let mut out = Vec::with_capacity(1024);
-    match price_request(&selector, &mut body, &mut out, PriceOptions { explain }) {
+    match price_request(&selector, &body, &mut out, PriceOptions { explain }) {
         Ok(()) if explain => {
             print_explain(&out)?;
             Ok(ExitCode::SUCCESS)

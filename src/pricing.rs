@@ -107,14 +107,14 @@ impl PriceError {
 /// hostile body from making the parser recurse without bound.
 pub const MAX_JSON_DEPTH: usize = payload::MAX_JSON_DEPTH;
 
-/// Prices the Socotra rating request in `body` (parsed in place, so it is mutated) with the
-/// tenant's `selector`, appending the JSON answer to `out`. On error `out` is left as it was.
+/// Prices the Socotra rating request in `body` with the tenant's `selector`, appending the
+/// JSON answer to `out`. On error `out` is left as it was.
 ///
 /// The body is read through [`Payload`]: simd-json's tape indexed in place, only the parts
 /// rating reads, with this thread's reused buffers (no allocation in steady state).
 pub fn price_request(
     selector: &Selector,
-    body: &mut [u8],
+    body: &[u8],
     out: &mut Vec<u8>,
     opts: PriceOptions,
 ) -> Result<(), PriceError> {

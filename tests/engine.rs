@@ -183,12 +183,12 @@ proptest! {
         let request: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         for plan in ["personal-auto", "socotra-reference"] {
             let selector = Selector::fixed(support::bundled(plan));
-            let mut full = serde_json::to_vec(&request).unwrap();
+            let full = serde_json::to_vec(&request).unwrap();
             let mut a = Vec::new();
-            let whole = price_request(&selector, &mut full, &mut a, PriceOptions::default());
-            let mut body = shuffled(&request, &seed);
+            let whole = price_request(&selector, &full, &mut a, PriceOptions::default());
+            let body = shuffled(&request, &seed);
             let mut b = Vec::new();
-            let part = price_request(&selector, &mut body, &mut b, PriceOptions::default());
+            let part = price_request(&selector, &body, &mut b, PriceOptions::default());
             match (whole, part) {
                 (Ok(()), res) => {
                     prop_assert!(res.is_ok(), "{plan} {path:?}: subset failed");

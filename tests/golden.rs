@@ -19,9 +19,9 @@ use serde_json::Value;
 
 fn price(plan: &str, request: &Path) -> Result<Value, PriceError> {
     let selector = Selector::fixed(support::bundled(plan));
-    let mut body = std::fs::read(request).unwrap();
+    let body = std::fs::read(request).unwrap();
     let mut out = Vec::new();
-    price_request(&selector, &mut body, &mut out, PriceOptions::default())?;
+    price_request(&selector, &body, &mut out, PriceOptions::default())?;
     Ok(serde_json::from_slice(&out).expect("our answer is JSON"))
 }
 
@@ -85,15 +85,9 @@ fn known_differences_are_half_cent_ties() {
         }
         let stem = answer.split('.').next().unwrap();
         let selector = Selector::fixed(support::bundled("personal-auto"));
-        let mut body = std::fs::read(f.join(format!("{stem}.request.json"))).unwrap();
+        let body = std::fs::read(f.join(format!("{stem}.request.json"))).unwrap();
         let mut out = Vec::new();
-        price_request(
-            &selector,
-            &mut body,
-            &mut out,
-            PriceOptions { explain: true },
-        )
-        .unwrap();
+        price_request(&selector, &body, &mut out, PriceOptions { explain: true }).unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         let lines = v["explain"][locator].as_array().unwrap();
         let round = lines

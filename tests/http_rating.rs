@@ -316,3 +316,63 @@ async fn lifecycle_hooks_warm_and_forget() {
     assert_eq!(s.state_api.calls("ref-tenant"), 2, "stop dropped the entry");
     s.stop().await;
 }
+
+/// A body that arrives in many pieces (hyper hands it over as several frames, which the
+/// server gathers into one buffer) is priced exactly like one that arrives at once (passed
+/// on as hyper's own buffer): chunked, and with a `Content-Length`, each piece written
+/// after the server has read the last.
+#[tokio::test]
+async fn a_body_in_many_frames_is_priced_like_one_in_one() {
+    let s = server().await;
+    let body =
+        std::fs::read(support::fixtures().join("rating-ec/ec-rating-request-endorsement1.json"))
+            .unwrap();
+    let whole = rate(&s, "auto-tenant", &body, "").await;
+    assert_eq!(
+        whole.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&whole.body)
+    );
+    let pieces: Vec<&[u8]> = body.chunks(4096).collect();
+    assert!(pieces.len() > 8);
+
+    let mut c = s.connect().await;
+    c.write(
+        b"POST /rate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+          x-smp-key: auto-tenant\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .await;
+    for piece in &pieces {
+        c.write(format!("{:x}\r\n", piece.len()).as_bytes()).await;
+        c.write(piece).await;
+        c.write(b"\r\n").await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    c.write(b"0\r\n\r\n").await;
+    let chunked = c.response().await.expect("an answer to the chunked body");
+    assert_eq!(chunked.status, 200);
+    assert_eq!(chunked.json(), whole.json());
+
+    let mut c = s.connect().await;
+    c.write(
+        format!(
+            "POST /rate HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+             x-smp-key: auto-tenant\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    for piece in &pieces {
+        c.write(piece).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let sized = c
+        .response()
+        .await
+        .expect("an answer to the body sent in pieces");
+    assert_eq!(sized.status, 200);
+    assert_eq!(sized.json(), whole.json());
+    s.stop().await;
+}

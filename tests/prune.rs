@@ -21,8 +21,8 @@ fn outcome(r: Result<Payload<'_, '_>, PayloadError>) -> Result<String, String> {
 }
 
 fn both(body: &[u8]) -> (Result<String, String>, Result<String, String>) {
-    let pruned = Payload::with(&mut body.to_vec(), outcome);
-    let whole = Payload::with_unpruned(&mut body.to_vec(), outcome);
+    let pruned = Payload::with(body, outcome);
+    let whole = Payload::with_unpruned(body, outcome);
     (pruned, whole)
 }
 

@@ -48,9 +48,8 @@ fn many_perils(n: usize) -> Vec<u8> {
 
 fn price(body: &[u8]) -> Result<Value, String> {
     let selector = Selector::fixed(support::bundled("personal-auto"));
-    let mut body = body.to_vec();
     let mut out = Vec::new();
-    price_request(&selector, &mut body, &mut out, PriceOptions::default())
+    price_request(&selector, body, &mut out, PriceOptions::default())
         .map_err(|e| format!("{} {e}", e.code()))?;
     Ok(serde_json::from_slice(&out).unwrap())
 }

@@ -1,11 +1,13 @@
-//! The request body: the JSON content-type check and reading the body into ONE buffer under
-//! a size limit.
+//! The request body: the JSON content-type check and reading the body under a size limit.
 //!
-//! Why it is fast: the buffer is allocated once, sized from `Content-Length` when given, and
-//! every received chunk is copied into it exactly once; simd-json then parses that buffer in
-//! place, so the body is never copied again. A declared length over the limit is refused
+//! Why it is fast: a body that arrives as one frame (hyper read it in one go, the usual case
+//! for a Socotra request on a keep-alive connection) is passed on as hyper's own `Bytes`,
+//! neither copied nor allocated; only a body in several frames is gathered into one buffer,
+//! sized from `Content-Length` when given. Pricing only reads the body (the pruner copies
+//! what rating reads into a per-thread buffer). A declared length over the limit is refused
 //! before a byte is read; a chunked body is refused as soon as it grows past the limit.
 
+use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http_body_util::BodyExt;
@@ -45,35 +47,54 @@ pub fn declared_len(headers: &HeaderMap, limit: usize) -> Result<Option<usize>, 
     Ok(Some(n as usize))
 }
 
-/// Spare capacity every body buffer has past its last byte: simd-json's padding, so a
-/// parser can read the body in place (`simd_json::fill_tape_padded` wants
-/// `INPUT_PADDING` bytes after the document) instead of copying it into a padded buffer.
-pub const BODY_PADDING: usize = simd_json::INPUT_PADDING;
-
-/// Reads the whole body into one buffer of at most `limit` bytes. The buffer returned has
-/// at least [`BODY_PADDING`] bytes of spare capacity after the body (`capacity() - len()`),
-/// reserved up front with the declared length, so padding never moves the body.
+/// Reads the whole body, of at most `limit` bytes.
 pub async fn read(
     mut body: Incoming,
     declared: Option<usize>,
     limit: usize,
-) -> Result<Vec<u8>, HttpError> {
-    let mut buf =
-        Vec::with_capacity(declared.unwrap_or(CHUNKED_INITIAL_CAPACITY).min(limit) + BODY_PADDING);
+) -> Result<Bytes, HttpError> {
+    let mut gathered = Gathered::Empty;
+    let mut len = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(HttpError::BodyRead)?;
         // Trailers (the only other frame kind) are ignored.
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > limit {
-                return Err(HttpError::PayloadTooLarge { limit });
-            }
-            buf.extend_from_slice(&data);
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        len += data.len();
+        if len > limit {
+            return Err(HttpError::PayloadTooLarge { limit });
         }
+        gathered = match gathered {
+            _ if data.is_empty() => gathered,
+            Gathered::Empty => Gathered::One(data),
+            Gathered::One(first) => {
+                let capacity = declared.unwrap_or(CHUNKED_INITIAL_CAPACITY).min(limit);
+                let mut buf = Vec::with_capacity(capacity.max(len));
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&data);
+                Gathered::Many(buf)
+            }
+            Gathered::Many(mut buf) => {
+                buf.extend_from_slice(&data);
+                Gathered::Many(buf)
+            }
+        };
     }
-    // A no-op when the length was declared (reserved above); a chunked body that grew may
-    // need it.
-    buf.reserve(BODY_PADDING);
-    Ok(buf)
+    Ok(match gathered {
+        Gathered::Empty => Bytes::new(),
+        Gathered::One(data) => data,
+        Gathered::Many(buf) => Bytes::from(buf),
+    })
+}
+
+/// The frames of a body read so far.
+enum Gathered {
+    Empty,
+    /// One frame: kept as hyper gave it.
+    One(Bytes),
+    /// More: copied into one buffer.
+    Many(Vec<u8>),
 }
 
 #[cfg(test)]

@@ -314,8 +314,7 @@ async fn rate(
     // Retry-After. Body errors are answered first: they say the request itself is unusable.
     let buf = buf.unwrap_or(Err(HttpError::BodyTimeout(budget)));
     let tenant = tenant.unwrap_or(Err(HttpError::Deadline(budget)));
-    let mut buf = buf?;
-    debug_assert!(buf.capacity() - buf.len() >= body::BODY_PADDING);
+    let buf = buf?;
     let tenant = tenant?;
 
     let mut out = Vec::with_capacity(OUT_CAPACITY);
@@ -326,12 +325,7 @@ async fn rate(
     // AssertUnwindSafe holds: on a panic `buf` and `out` are dropped, and the tenant is
     // only read.
     let priced = catch_unwind(AssertUnwindSafe(|| {
-        pricing::price_request(
-            &tenant.selector,
-            &mut buf,
-            &mut out,
-            PriceOptions { explain },
-        )
+        pricing::price_request(&tenant.selector, &buf, &mut out, PriceOptions { explain })
     }));
     match priced {
         Ok(Ok(())) => Ok(json_ok(out)),

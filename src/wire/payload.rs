@@ -149,6 +149,9 @@ impl Index {
 /// index.
 struct Scratch {
     pruned: Vec<u8>,
+    /// A copy of the whole body, for the rare parse that cannot be pruned (simd-json
+    /// unescapes strings in place, and the body itself is only lent to us).
+    whole: Vec<u8>,
     /// The body's structure, one entry per 64 bytes ([`super::structure`]).
     blocks: Vec<super::structure::Block>,
     buffers: Buffers,
@@ -160,6 +163,7 @@ impl Scratch {
     fn new(len: usize) -> Scratch {
         Scratch {
             pruned: Vec::with_capacity(len + simd_json::INPUT_PADDING),
+            whole: Vec::new(),
             blocks: Vec::with_capacity(len.div_ceil(64)),
             buffers: Buffers::with_max_depth(len, MAX_JSON_DEPTH),
             tape: Vec::new(),
@@ -225,15 +229,13 @@ pub struct Triplet<'t> {
 }
 
 impl<'t, 'a: 't> Payload<'t, 'a> {
-    /// Parses `body` in place (strings are unescaped inside it) and indexes it, then calls
-    /// `f` with the result. The parse buffers are this thread's and are reused.
+    /// Parses and indexes `body`, then calls `f` with the result. The parse buffers are
+    /// this thread's and are reused; `body` is only read.
     ///
-    /// The body is first pruned to the members rating reads ([`super::prune`]); only when
-    /// that gives up is the whole body parsed (and then strings are unescaped inside it).
-    pub fn with<R>(
-        body: &mut [u8],
-        f: impl FnOnce(Result<Payload<'_, '_>, PayloadError>) -> R,
-    ) -> R {
+    /// The body is first pruned to the members rating reads ([`super::prune`]) into one of
+    /// those buffers, which simd-json then parses in place; only when pruning gives up is
+    /// the whole body copied into another and parsed.
+    pub fn with<R>(body: &[u8], f: impl FnOnce(Result<Payload<'_, '_>, PayloadError>) -> R) -> R {
         Self::with_mode(body, true, f)
     }
 
@@ -241,14 +243,14 @@ impl<'t, 'a: 't> Payload<'t, 'a> {
     /// the pruned path is tested and benchmarked against.
     #[doc(hidden)]
     pub fn with_unpruned<R>(
-        body: &mut [u8],
+        body: &[u8],
         f: impl FnOnce(Result<Payload<'_, '_>, PayloadError>) -> R,
     ) -> R {
         Self::with_mode(body, false, f)
     }
 
     fn with_mode<R>(
-        body: &mut [u8],
+        body: &[u8],
         prune: bool,
         f: impl FnOnce(Result<Payload<'_, '_>, PayloadError>) -> R,
     ) -> R {
@@ -607,13 +609,14 @@ impl<'t, 'a: 't> InputSource for PerilRef<'t, 'a> {
 }
 
 fn run<R>(
-    body: &mut [u8],
+    body: &[u8],
     prune: bool,
     scratch: &mut Scratch,
     f: impl FnOnce(Result<Payload<'_, '_>, PayloadError>) -> R,
 ) -> R {
     let Scratch {
         pruned,
+        whole,
         blocks,
         buffers,
         tape: store,
@@ -651,8 +654,10 @@ fn run<R>(
         // than a shape error it may have hidden).
         *store = tape.reset().0;
     }
+    whole.clear();
+    whole.extend_from_slice(body);
     let mut tape: Tape<'_> = Tape(std::mem::take(store)).reset();
-    match simd_json::fill_tape(body, buffers, &mut tape) {
+    match simd_json::fill_tape(&mut whole[..], buffers, &mut tape) {
         Ok(()) => index_and_call(tape, store, index, f),
         Err(e) => {
             *store = tape.reset().0;
@@ -1142,8 +1147,7 @@ mod tests {
     use super::*;
 
     fn with<R>(json: &str, f: impl FnOnce(Result<Payload<'_, '_>, PayloadError>) -> R) -> R {
-        let mut body = json.as_bytes().to_vec();
-        Payload::with(&mut body, f)
+        Payload::with(json.as_bytes(), f)
     }
 
     #[test]
