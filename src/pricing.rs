@@ -1,4 +1,4 @@
-//! One rating request, bytes in, bytes out: parse the Socotra request in place, select the
+//! One rating request, bytes in, bytes out: parse the Socotra request (only read), select the
 //! tenant's plan, rate every requested peril characteristic, write the JSON answer.
 //!
 //! Shared by the HTTP service and `rater rate`, so both answer exactly the same bytes.

@@ -8,7 +8,7 @@
 //!   fails in any way, the whole body is parsed as before, so every error (and its offset)
 //!   is the whole body's.
 //! - **No tree is built.** simd-json validates the (pruned) body and writes its tape (one flat
-//!   `Vec<Node>`, strings unescaped in place and borrowed from the body); every object and
+//!   `Vec<Node>`, strings unescaped in place and borrowed from the pruned copy); every object and
 //!   array node carries the size of its subtree, so skipping `invoices`, `documents`,
 //!   `modifications` and every other key rating does not read is one addition, not a walk.
 //! - **Only the policy skeleton is indexed**: one pass over the top-level keys, the policy's
