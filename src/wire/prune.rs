@@ -36,8 +36,8 @@ impl From<StructureError> for Bail {
     }
 }
 
-impl From<structure::Depth> for Bail {
-    fn from(_: structure::Depth) -> Bail {
+impl From<structure::NoEnd> for Bail {
+    fn from(_: structure::NoEnd) -> Bail {
         Bail
     }
 }

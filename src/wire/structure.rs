@@ -524,7 +524,7 @@ pub fn escapes(blocks: &[Block], start: usize, end: usize) -> bool {
 /// Where the container ends whose opening bracket is the event just before `live` in block
 /// `at` (`live`: that block's events after it): the block and the bit of its closing
 /// bracket. `limit` is how many levels may open, the container itself included, before
-/// [`Depth`] (reaching it is the error).
+/// [`NoEnd`] (reaching it is the error).
 ///
 /// Blocks are jumped by counting brackets: a block with fewer closing brackets than the
 /// open level cannot hold the end, which costs two popcounts; in the one that may, each
@@ -535,7 +535,7 @@ pub fn container_end(
     at: usize,
     live: u64,
     limit: u32,
-) -> Result<(usize, u64), Depth> {
+) -> Result<(usize, u64), NoEnd> {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("popcnt") {
         // SAFETY: the feature was just detected on this CPU (std caches the answer).
@@ -546,7 +546,7 @@ pub fn container_end(
 
 /// The body ended before the container closed, or nesting reached the limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Depth;
+pub struct NoEnd;
 
 /// [`container_end`] compiled for POPCNT.
 ///
@@ -559,7 +559,7 @@ unsafe fn container_end_popcnt(
     at: usize,
     live: u64,
     limit: u32,
-) -> Result<(usize, u64), Depth> {
+) -> Result<(usize, u64), NoEnd> {
     container_end_with(blocks, at, live, limit)
 }
 
@@ -569,11 +569,11 @@ fn container_end_with(
     mut at: usize,
     mut live: u64,
     limit: u32,
-) -> Result<(usize, u64), Depth> {
+) -> Result<(usize, u64), NoEnd> {
     // Open containers from the one being skipped (1) inwards.
     let mut level: u32 = 1;
     loop {
-        let block = blocks.get(at).ok_or(Depth)?;
+        let block = blocks.get(at).ok_or(NoEnd)?;
         let (open, close) = (block.open & live, block.close & live);
         let (opens, closes) = (open.count_ones(), close.count_ones());
         if level + opens >= limit {
@@ -584,7 +584,7 @@ fn container_end_with(
                 if open & bit != 0 {
                     level += 1;
                     if level >= limit {
-                        return Err(Depth);
+                        return Err(NoEnd);
                     }
                 } else {
                     level -= 1;
@@ -843,7 +843,7 @@ mod tests {
         at: usize,
         mut live: u64,
         limit: u32,
-    ) -> Result<(usize, u64), Depth> {
+    ) -> Result<(usize, u64), NoEnd> {
         let mut level = 1;
         for (i, block) in blocks.iter().enumerate().skip(at) {
             let mut brackets = (block.open | block.close) & live;
@@ -852,7 +852,7 @@ mod tests {
                 if block.open & bit != 0 {
                     level += 1;
                     if level >= limit {
-                        return Err(Depth);
+                        return Err(NoEnd);
                     }
                 } else {
                     level -= 1;
@@ -864,12 +864,12 @@ mod tests {
             }
             live = !0;
         }
-        Err(Depth)
+        Err(NoEnd)
     }
 
     /// `container_end` from the `[` at byte 0, by the dispatched path, the plain one and
     /// the slow one (or `None` if the body has no structure).
-    fn container_ends(body: &[u8], limit: u32) -> Option<[Result<(usize, u64), Depth>; 3]> {
+    fn container_ends(body: &[u8], limit: u32) -> Option<[Result<(usize, u64), NoEnd>; 3]> {
         let mut blocks = Vec::new();
         index(body, &mut blocks).ok()?;
         let live = blocks[0].events & !1;
@@ -912,11 +912,11 @@ mod tests {
         assert_eq!(end(r#"["\"]", "\\", "\\\"]"] x"#, 64), Ok(22));
         let long = format!("[{}[\"]\"]{}]", " ".repeat(100), "\n".repeat(200));
         assert_eq!(end(&long, 64), Ok(long.len()));
-        assert_eq!(end("[[[", 64), Err(Depth));
+        assert_eq!(end("[[[", 64), Err(NoEnd));
         let deep = "[".repeat(100) + &"]".repeat(100);
-        assert_eq!(end(&deep, 64), Err(Depth));
+        assert_eq!(end(&deep, 64), Err(NoEnd));
         assert_eq!(end(&deep, 101), Ok(200));
-        assert_eq!(end(&deep, 100), Err(Depth));
+        assert_eq!(end(&deep, 100), Err(NoEnd));
     }
 
     proptest! {
