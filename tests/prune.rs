@@ -165,6 +165,87 @@ fn only_the_grammar_inside_dropped_members_goes_unchecked() {
     }
 }
 
+/// A request with an old and a new version of each characteristic; `old` is spliced into
+/// each old one, and the triplet (or triplets) `triplets` is the request's.
+fn versions(old: &str, triplets: &str) -> String {
+    format!(
+        r#"{{"policy": {{"characteristics": [{{"locator": "oldp"{old}}}, {{"locator": "newp", "fieldValues": {{"a": ["1"]}}}}],
+            "exposures": [{{"name": "car", "characteristics": [{{"locator": "olde"{old}}}, {{"locator": "newe"}}],
+                "perils": [{{"name": "bi", "characteristics": [{{"locator": "oldk"{old}}}, {{"locator": "newk", "deductible": "5"}}]}}]}}]}},
+        "policyExposurePerils": {triplets}}}"#
+    )
+}
+
+const PRICE_NEW: &str = r#"[{"policyCharacteristicsLocator": "newp", "exposureCharacteristicsLocator": "newe", "perilCharacteristicsLocator": "newk"}]"#;
+
+#[test]
+fn characteristics_no_triplet_names_are_not_read() {
+    // Socotra sends every older version of an entity's characteristics; only the ones a
+    // triplet names are read, so a wrong shape in an old one does not refuse the request,
+    // pruned or not, and the payload is the one without the old versions.
+    let clean = both(versions("", PRICE_NEW).as_bytes()).1.unwrap();
+    assert!(
+        !clean.contains("\"oldp\"") && clean.contains("\"newp\""),
+        "{clean}"
+    );
+    for bad in [
+        r#", "fieldValues": 5"#,
+        r#", "fieldValues": {"x": {}}, "fieldValues": {}"#,
+        r#", "deductible": {"x": 1}"#,
+        r#", "locator": "again""#,
+    ] {
+        let body = versions(bad, PRICE_NEW);
+        let (pruned, whole) = both(body.as_bytes());
+        assert_eq!(whole.as_ref(), Ok(&clean), "{bad}");
+        assert_eq!(pruned, whole, "{bad}");
+    }
+    // But when a triplet leaves a locator out (its entity's last characteristic is used),
+    // or a triplet names the old one, every characteristic is read and checked.
+    for triplets in [
+        r#"[{"policyCharacteristicsLocator": "newp", "perilCharacteristicsLocator": "newk"}]"#,
+        r#"[{"policyCharacteristicsLocator": "oldp", "exposureCharacteristicsLocator": "olde", "perilCharacteristicsLocator": "oldk"}]"#,
+        r#"[{"policyCharacteristicsLocator": "newp", "exposureCharacteristicsLocator": 5, "perilCharacteristicsLocator": "newk"}]"#,
+        "null",
+    ] {
+        let body = versions(r#", "fieldValues": 5"#, triplets);
+        let (pruned, whole) = both(body.as_bytes());
+        assert!(whole.is_err(), "{triplets}: {whole:?}");
+        assert_eq!(pruned, whole, "{triplets}");
+    }
+    // The locator itself is checked first: one that is not a string is read.
+    let body = versions("", PRICE_NEW).replace(r#""oldk""#, "7");
+    let (pruned, whole) = both(body.as_bytes());
+    assert!(whole.as_ref().unwrap_err().contains("locator"), "{whole:?}");
+    assert_eq!(pruned, whole);
+}
+
+#[test]
+fn the_real_endorsement_is_priced_from_its_named_characteristics_alone() {
+    // endorsement1 carries three versions of each peril's characteristics and of the
+    // policy's: only the two peril characteristics and two others it prices are kept.
+    let body =
+        std::fs::read(support::fixtures().join("rating-ec/ec-rating-request-endorsement1.json"))
+            .unwrap();
+    let mut out = Vec::new();
+    prune(&body, &mut out, &mut Vec::new()).unwrap();
+    let pruned: Value = serde_json::from_slice(&out).unwrap();
+    let policy = &pruned["policy"];
+    assert_eq!(policy["characteristics"].as_array().unwrap().len(), 1);
+    let exposure = &policy["exposures"][0];
+    assert_eq!(exposure["characteristics"].as_array().unwrap().len(), 1);
+    for peril in exposure["perils"].as_array().unwrap() {
+        assert_eq!(peril["characteristics"].as_array().unwrap().len(), 1);
+    }
+    let whole: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        whole["policy"]["exposures"][0]["perils"][0]["characteristics"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
 // --- Mutations of a real request ---------------------------------------------------------
 
 /// Every object in `v`, by JSON pointer.

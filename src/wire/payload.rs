@@ -13,7 +13,11 @@
 //!   `modifications` and every other key rating does not read is one addition, not a walk.
 //! - **Only the policy skeleton is indexed**: one pass over the top-level keys, the policy's
 //!   rating keys, its characteristics, exposures, perils and peril characteristics records
-//!   node *indexes* (`u32`) into flat vectors. `fieldValues` are not materialised at all:
+//!   node *indexes* (`u32`) into flat vectors. Of the characteristics, only those a triplet
+//!   of `policyExposurePerils` names are read, when every triplet names all three kinds:
+//!   Socotra sends each entity's earlier versions too, and rating uses only the ones it is
+//!   asked about (`../shared/socotra/CONTRACT.md` 3.2). The others are not checked either,
+//!   so a wrong shape in an old version does not refuse the request. `fieldValues` are not materialised at all:
 //!   the engine reads the handful of fields its plan names by scanning that object's nodes
 //!   on the tape (a characteristic has a few dozen fields; a scan over borrowed keys is
 //!   cheaper than building any map).
@@ -122,6 +126,11 @@ struct Index {
     perils: Vec<PerilIx>,
     exposures: Vec<ExposureIx>,
     triplets: Vec<TripletIx>,
+    /// The locators the triplets name, by kind (policy, exposure, peril), each sorted by
+    /// text; empty when characteristics are not filtered ([`Index::filter`]).
+    named: [Vec<Ix>; 3],
+    /// Whether only named characteristics are read: every triplet names all three.
+    filter: bool,
     /// Integer scalars rendered as text, by tape index, in tape order (binary searched).
     ints: Vec<(Ix, String)>,
 }
@@ -141,6 +150,10 @@ impl Index {
         self.perils.clear();
         self.exposures.clear();
         self.triplets.clear();
+        for named in &mut self.named {
+            named.clear();
+        }
+        self.filter = false;
         self.ints.clear();
     }
 }
@@ -748,6 +761,14 @@ struct Indexer<'t, 'a, 'x> {
     ix: &'x mut Index,
 }
 
+/// Which locator of a triplet names a characteristic: [`Index::named`]'s order.
+#[derive(Clone, Copy)]
+enum Named {
+    Policy = 0,
+    Exposure = 1,
+    Peril = 2,
+}
+
 /// What kind of value a key must hold.
 enum Kind {
     /// A string or `null`.
@@ -843,13 +864,77 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
         if let Some(v) = tz {
             self.ix.tenant_time_zone = self.value(v, Kind::Str, &|| "tenantTimeZone".into())?;
         }
+        // The triplets are indexed before the policy, since they decide which of its
+        // characteristics are read; a triplet's error is still reported after the
+        // policy's, as before.
+        let triplets = match triplets {
+            Some(v) => self.triplets(v),
+            None => Ok(()),
+        };
+        if triplets.is_ok() {
+            self.named();
+        }
         if let Some(v) = policy {
             self.policy(v)?;
         }
-        if let Some(v) = triplets {
-            self.triplets(v)?;
+        triplets
+    }
+
+    /// Collects the locators the triplets name ([`Index::named`]) and turns filtering on,
+    /// when every triplet names all three: only then is a characteristic no triplet names
+    /// never resolved (an absent locator resolves to the entity's last characteristic).
+    fn named(&mut self) {
+        let ix = &mut *self.ix;
+        if ix.triplets.is_empty()
+            || ix
+                .triplets
+                .iter()
+                .any(|t| t.policy == NONE || t.exposure == NONE || t.peril == NONE)
+        {
+            return;
         }
-        Ok(())
+        let tape = self.tape;
+        let text = |i: &Ix| match tape[*i as usize] {
+            Node::String(s) => s,
+            _ => "",
+        };
+        for t in &ix.triplets {
+            ix.named[Named::Policy as usize].push(t.policy);
+            ix.named[Named::Exposure as usize].push(t.exposure);
+            ix.named[Named::Peril as usize].push(t.peril);
+        }
+        for named in &mut ix.named {
+            named.sort_unstable_by(|a, b| text(a).cmp(text(b)));
+            named.dedup_by(|a, b| text(a) == text(b));
+        }
+        ix.filter = true;
+    }
+
+    /// Whether the characteristic object at `i` goes unread: characteristics are filtered
+    /// and its first `locator` is a string no triplet names for `kind`. Such a
+    /// characteristic is not checked at all (Socotra sends an entity's older versions too;
+    /// rating uses only the ones it is asked about). [`super::prune`] drops exactly such
+    /// characteristics, or fewer.
+    fn unread(&self, i: usize, kind: Named) -> bool {
+        if !self.ix.filter {
+            return false;
+        }
+        let Some(mut entries) = entries(self.tape, i) else {
+            return false;
+        };
+        let Some((_, v)) = entries.find(|(key, _)| *key == "locator") else {
+            return false;
+        };
+        let Node::String(locator) = self.tape[v] else {
+            return false;
+        };
+        let tape = self.tape;
+        self.ix.named[kind as usize]
+            .binary_search_by(|n| match tape[*n as usize] {
+                Node::String(s) => s.cmp(locator),
+                _ => std::cmp::Ordering::Less,
+            })
+            .is_err()
     }
 
     fn policy(&mut self, i: usize) -> Result<(), PayloadError> {
@@ -886,7 +971,8 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
             })?;
         }
         if let Some(v) = chars {
-            self.ix.policy_chars = self.characteristics(v, &|| "policy.characteristics".into())?;
+            self.ix.policy_chars =
+                self.characteristics(v, Named::Policy, &|| "policy.characteristics".into())?;
         }
         if let Some(v) = exposures {
             self.array(v, &|| "policy.exposures".into())?;
@@ -912,11 +998,15 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
     fn characteristics(
         &mut self,
         i: usize,
+        kind: Named,
         path: &dyn Fn() -> String,
     ) -> Result<Range<u32>, PayloadError> {
         self.array(i, path)?;
         let start = self.ix.chars.len() as u32;
         for (n, c) in elements(self.tape, i).enumerate() {
+            if self.unread(c, kind) {
+                continue;
+            }
             let at = || format!("{}[{n}]", path());
             let Some(entries) = entries(self.tape, c) else {
                 return Err(not_object(&at(), &self.tape[c]));
@@ -984,7 +1074,9 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
             None => NONE,
         };
         let chars = match chars {
-            Some(v) => self.characteristics(v, &|| format!("{}.characteristics", at()))?,
+            Some(v) => {
+                self.characteristics(v, Named::Exposure, &|| format!("{}.characteristics", at()))?
+            }
             None => 0..0,
         };
         let start = self.ix.perils.len() as u32;
@@ -1026,6 +1118,9 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
             let cpath = || format!("{}.characteristics", at());
             self.array(v, &cpath)?;
             for (n, c) in elements(self.tape, v).enumerate() {
+                if self.unread(c, Named::Peril) {
+                    continue;
+                }
                 self.peril_char(c, &|| format!("{}[{n}]", cpath()))?;
             }
         }

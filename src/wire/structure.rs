@@ -447,6 +447,7 @@ fn index_with(
     } else {
         Ok(Text {
             ascii: state.high == 0,
+            backslash: state.backslash != 0,
         })
     }
 }
@@ -456,6 +457,9 @@ fn index_with(
 pub struct Text {
     /// Every byte is ASCII, so the body is valid UTF-8 without a separate check.
     pub ascii: bool,
+    /// Some byte is a backslash. When none is, no string has an escape sequence and
+    /// [`escapes`] need not be asked (Socotra's requests have none).
+    pub backslash: bool,
 }
 
 /// What one block hands the next.
@@ -471,6 +475,8 @@ struct State {
     control: u64,
     /// Bytes above ASCII found so far.
     high: u64,
+    /// Backslashes found so far.
+    backslash: u64,
 }
 
 impl State {
@@ -482,6 +488,7 @@ impl State {
         self.in_string = ((inside as i64) >> 63) as u64;
         self.control |= m.ctrl & inside;
         self.high |= m.high;
+        self.backslash |= m.backslash;
         // An escaped bracket or separator outside a string is invalid JSON; counting it as
         // part of a scalar (junk) keeps it out of the structure.
         let outside = !inside & !escaped;
@@ -501,12 +508,14 @@ impl State {
 }
 
 /// Whether bytes `start..end` hold a backslash inside a string (an escape sequence).
-#[inline]
+/// Inlined: the pruner asks this of every key it does not keep and of every locator, and a
+/// key or locator almost always lies in one block (two mask operations).
+#[inline(always)]
 pub fn escapes(blocks: &[Block], start: usize, end: usize) -> bool {
-    let (first, last) = (start / BLOCK, end.saturating_sub(1) / BLOCK);
     if start >= end {
         return false;
     }
+    let (first, last) = (start / BLOCK, (end - 1) / BLOCK);
     // Bits `start % 64 ..` of the first block and `.. end % 64` of the last.
     let from = !0u64 << (start % BLOCK);
     let upto = match end % BLOCK {
@@ -516,6 +525,12 @@ pub fn escapes(blocks: &[Block], start: usize, end: usize) -> bool {
     if first == last {
         return blocks[first].escapes & from & upto != 0;
     }
+    escapes_across(blocks, first, last, from, upto)
+}
+
+/// [`escapes`] for a span over more than one block.
+#[inline(never)]
+fn escapes_across(blocks: &[Block], first: usize, last: usize, from: u64, upto: u64) -> bool {
     blocks[first].escapes & from != 0
         || blocks[first + 1..last].iter().any(|b| b.escapes != 0)
         || blocks[last].escapes & upto != 0
@@ -689,6 +704,7 @@ mod tests {
             let mut out = Vec::new();
             f(&mut out).map(|text| {
                 assert_eq!(text.ascii, ascii);
+                assert_eq!(text.backslash, body.contains(&b'\\'));
                 out
             })
         };
@@ -745,12 +761,18 @@ mod tests {
             Err(StructureError::Unclosed)
         );
         // Outside strings a control character is junk for the walk, not an error here.
-        let ascii = Ok(Text { ascii: true });
+        let ascii = Ok(Text {
+            ascii: true,
+            backslash: false,
+        });
         assert_eq!(index(b"[\x01]", &mut Vec::new()), ascii);
         assert_eq!(index(b"", &mut Vec::new()), ascii);
         assert_eq!(
             index("[\"é\"]".as_bytes(), &mut Vec::new()),
-            Ok(Text { ascii: false })
+            Ok(Text {
+                ascii: false,
+                backslash: false
+            })
         );
     }
 
