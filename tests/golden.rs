@@ -68,6 +68,54 @@ fn premiums_do_not_depend_on_the_order_of_perils() {
     }
 }
 
+#[test]
+fn an_endorsement_is_priced_from_the_characteristics_it_names() {
+    // endorsement1 carries three versions of the policy's and of each peril's
+    // characteristics. Spoiling every version the triplets do not name (a wrong shape and
+    // a field the plan reads) changes nothing in the answer (`tests/prune.rs` checks the
+    // whole-body path skips them alike).
+    let fixture = support::fixtures().join("rating-ec/ec-rating-request-endorsement1.json");
+    let mut req: Value = serde_json::from_slice(&std::fs::read(&fixture).unwrap()).unwrap();
+    let named: Vec<String> = req["policyExposurePerils"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t.as_object().unwrap().values())
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let mut spoiled = 0;
+    let mut spoil = |chars: &mut Value| {
+        for c in chars.as_array_mut().unwrap() {
+            if !named.iter().any(|n| c["locator"] == n.as_str()) {
+                c["fieldValues"] = Value::from(7);
+                c["deductible"] = Value::from("not a number");
+                spoiled += 1;
+            }
+        }
+    };
+    let policy = &mut req["policy"];
+    spoil(&mut policy["characteristics"]);
+    for exposure in policy["exposures"].as_array_mut().unwrap() {
+        spoil(&mut exposure["characteristics"]);
+        for peril in exposure["perils"].as_array_mut().unwrap() {
+            spoil(&mut peril["characteristics"]);
+        }
+    }
+    assert_eq!(
+        spoiled, 6,
+        "two old versions of the policy's and of each peril's"
+    );
+    let path = tempdir().join("spoiled.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&req).unwrap()).unwrap();
+    for plan in ["personal-auto", "socotra-reference"] {
+        assert_eq!(
+            price(plan, &path).unwrap(),
+            price(plan, &fixture).unwrap(),
+            "{plan}"
+        );
+    }
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("rater-golden-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
