@@ -428,12 +428,19 @@ fn index_with(
     out.clear();
     out.reserve(body.len().div_ceil(BLOCK));
     let mut state = State::default();
-    let mut chunks = body.chunks_exact(BLOCK);
-    for block in &mut chunks {
-        let block: &[u8; BLOCK] = block.try_into().expect("64 bytes");
-        out.push(state.step(classify(block), &prefix_xor));
+    let (blocks, rest) = body.as_chunks::<BLOCK>();
+    // Each block is written straight into the reserved capacity and the length is set once
+    // at the end. A `push` per block reloaded and stored the vector's length and compared
+    // it with the capacity on every block, which kept more values live across the loop and
+    // made it spill. (`extend` with a closure is no better here: its loop is compiled
+    // outside this function's instruction set, so the classifier is not inlined into it.)
+    for (slot, block) in out.spare_capacity_mut().iter_mut().zip(blocks) {
+        slot.write(state.step(classify(block), &prefix_xor));
     }
-    let rest = chunks.remainder();
+    // SAFETY: the capacity reserved above holds at least `blocks.len()` blocks (the number
+    // of whole blocks is at most `div_ceil`), so the loop wrote every one of the first
+    // `blocks.len()` slots, and `Block` is `Copy` (nothing to drop if this were wrong).
+    unsafe { out.set_len(blocks.len()) };
     if !rest.is_empty() {
         // Spaces change no mask.
         let mut tail = [b' '; BLOCK];
