@@ -144,8 +144,8 @@ fn months(
             } else {
                 wall.point(&zoned(tz, anchor)?)
             };
-            // The start first: it is nearer the base, so the end's count continues from the
-            // offset period the start's left behind more often than the reverse.
+            // The start first: its count stays near the base, inside the period `point` has
+            // just learnt, so it needs no look-up; after the end's it would need one.
             let to_start = month_count(&mut wall, base, start_ms)?;
             let to_end = month_count(&mut wall, base, end_ms)?;
             to_end
@@ -203,13 +203,12 @@ fn month_count(wall: &mut Wall<'_>, from: Point, end_ms: i64) -> Result<Decimal,
     let mut whole: i64 = 0;
     let years_gap = (end_ms - from.ms) / YEARS_GAP_MS; // both positive: floor == truncation
     if years_gap > 0 {
-        let overflow = || ProrationError::CalendarOverflow(from.ms);
-        let civil = add_months(from.civil, years_gap.checked_mul(12).ok_or_else(overflow)?)
-            .ok_or_else(overflow)?;
-        cursor = wall.resolve(civil, from.ms)?;
         whole = years_gap
             .checked_mul(12)
             .ok_or(ProrationError::Arithmetic)?;
+        let civil =
+            add_months(from.civil, whole).ok_or(ProrationError::CalendarOverflow(from.ms))?;
+        cursor = wall.resolve(civil, from.ms)?;
     }
 
     let mut fraction = Decimal::ZERO;
@@ -312,8 +311,9 @@ struct Wall<'a> {
     /// previous, larger offset, as an earlier instant, which `Compatible` would prefer.
     lo: i64,
     hi: i64,
-    /// The offset from `hi` on, when `hi` is a transition.
-    next: Option<Offset>,
+    /// The transition at `hi` and the offset from it on; `None` when the zone has no
+    /// further transition (`hi` is then `i64::MAX`).
+    next: Option<(Timestamp, Offset)>,
 }
 
 impl<'a> Wall<'a> {
@@ -359,13 +359,13 @@ impl<'a> Wall<'a> {
             }
             // A candidate far past the period (the years skipped at once) would cross
             // several: jiff resolves it directly.
-            let Some(next) = self.next.filter(|_| !crossed && ms - self.hi < 32 * DAY_MS) else {
+            let Some((at, offset)) = self.next.filter(|_| !crossed && ms - self.hi < 32 * DAY_MS)
+            else {
                 break;
             };
-            let start = self.hi;
-            self.offset = next;
-            self.lo = start.saturating_add(FOLD_MARGIN_MS);
-            self.follow(Timestamp::from_millisecond(start).expect("a transition's instant"));
+            self.offset = offset;
+            self.lo = self.hi.saturating_add(FOLD_MARGIN_MS);
+            self.follow(at);
         }
         let z = self
             .tz
@@ -379,7 +379,7 @@ impl<'a> Wall<'a> {
         match self.tz.following(ts).next() {
             Some(t) => {
                 self.hi = t.timestamp().as_millisecond();
-                self.next = Some(t.offset());
+                self.next = Some((t.timestamp(), t.offset()));
             }
             None => {
                 self.hi = i64::MAX;
