@@ -437,9 +437,9 @@ fn index_with(
     for (slot, block) in out.spare_capacity_mut().iter_mut().zip(blocks) {
         slot.write(state.step(classify(block), &prefix_xor));
     }
-    // SAFETY: the capacity reserved above holds at least `blocks.len()` blocks (the number
-    // of whole blocks is at most `div_ceil`), so the loop wrote every one of the first
-    // `blocks.len()` slots, and `Block` is `Copy` (nothing to drop if this were wrong).
+    // SAFETY: `out` was cleared and then reserved `div_ceil(len, 64)` >= `blocks.len()`
+    // blocks, so the zip above ran over every block and initialised each of the first
+    // `blocks.len()` slots.
     unsafe { out.set_len(blocks.len()) };
     if !rest.is_empty() {
         // Spaces change no mask.
