@@ -690,6 +690,35 @@ mod tests {
         );
     }
 
+    /// The same after the wall crossed into the period by itself (without asking jiff):
+    /// the margin after the transition it crossed still holds.
+    #[test]
+    fn a_wall_time_in_a_long_fold_after_a_crossing_gets_the_earlier_instant() {
+        let tz = TimeZone::get("America/Sitka").unwrap();
+        let fold = tz
+            .following(Timestamp::MIN)
+            .find(|t| {
+                tz.to_offset(t.timestamp() - 1.second()).seconds() - t.offset().seconds()
+                    >= 12 * 3600
+            })
+            .expect("Alaska's 1867 change");
+        let (at, after) = (fold.timestamp(), fold.offset());
+        let mut wall = Wall::new(&tz);
+        let before = (at - 240.hours()).to_zoned_datetime(tz.clone());
+        wall.point(&before);
+        // Five days after the change: crossed into the new period by one look-up.
+        let crossing = after.to_datetime(at + 120.hours());
+        let got = wall.resolve(crossing, millis(&before)).unwrap();
+        assert_eq!(wall.offset, after);
+        assert_eq!(got.ms, (at + 120.hours()).as_millisecond());
+        // Six hours after the change: ambiguous, and the earlier reading is jiff's answer.
+        let civil = after.to_datetime(at + 6.hours());
+        let got = wall.resolve(civil, millis(&before)).unwrap();
+        let want = tz.to_zoned_datetime(civil).unwrap();
+        assert_eq!(got.ms, millis(&want));
+        assert!(got.ms < at.as_millisecond(), "the earlier reading");
+    }
+
     /// The shortcut is taken where it may be and not where it may not.
     #[test]
     fn the_offset_is_reused_only_inside_its_period() {
