@@ -642,6 +642,18 @@ mod tests {
         }
     }
 
+    /// How many seconds transition `t` sets the clocks back by (negative: forward).
+    fn set_back(tz: &TimeZone, t: &jiff::tz::TimeZoneTransition<'_>) -> i32 {
+        tz.to_offset(t.timestamp() - 1.second()).seconds() - t.offset().seconds()
+    }
+
+    /// Alaska's change of 1867 in `tz` (Sitka): the clocks went back a whole day.
+    fn alaska_1867<'t>(tz: &'t TimeZone) -> jiff::tz::TimeZoneTransition<'t> {
+        tz.following(Timestamp::MIN)
+            .find(|t| set_back(tz, t) >= 12 * 3600)
+            .expect("Alaska's 1867 change")
+    }
+
     /// [`FOLD_MARGIN_MS`] is larger than any time a zone of the bundled database has set its
     /// clocks back by.
     #[test]
@@ -652,8 +664,7 @@ mod tests {
         for name in jiff::tz::db().available() {
             let tz = TimeZone::get(name.as_str()).unwrap();
             for t in tz.following(from).take_while(|t| t.timestamp() < until) {
-                let before = tz.to_offset(t.timestamp() - 1.second()).seconds();
-                largest = largest.max(i64::from(before - t.offset().seconds()) * 1000);
+                largest = largest.max(i64::from(set_back(&tz, &t)) * 1000);
             }
         }
         assert!(
@@ -668,13 +679,7 @@ mod tests {
     #[test]
     fn a_wall_time_in_a_long_fold_gets_the_earlier_instant() {
         let tz = TimeZone::get("America/Sitka").unwrap();
-        let fold = tz
-            .following(Timestamp::MIN)
-            .find(|t| {
-                tz.to_offset(t.timestamp() - 1.second()).seconds() - t.offset().seconds()
-                    >= 12 * 3600
-            })
-            .expect("Alaska's 1867 change");
+        let fold = alaska_1867(&tz);
         let mut wall = Wall::new(&tz);
         // An instant an hour after the change, learnt as the grid's last point.
         let learnt = fold.timestamp().checked_add(1.hour()).unwrap();
@@ -695,13 +700,7 @@ mod tests {
     #[test]
     fn a_wall_time_in_a_long_fold_after_a_crossing_gets_the_earlier_instant() {
         let tz = TimeZone::get("America/Sitka").unwrap();
-        let fold = tz
-            .following(Timestamp::MIN)
-            .find(|t| {
-                tz.to_offset(t.timestamp() - 1.second()).seconds() - t.offset().seconds()
-                    >= 12 * 3600
-            })
-            .expect("Alaska's 1867 change");
+        let fold = alaska_1867(&tz);
         let (at, after) = (fold.timestamp(), fold.offset());
         let mut wall = Wall::new(&tz);
         let before = (at - 240.hours()).to_zoned_datetime(tz.clone());
