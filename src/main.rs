@@ -10,6 +10,8 @@ use std::process::ExitCode;
 //                                           54 KB  17,153          | 18,400
 //   interleaved A/B, mean of 4 x 3 s runs:  12 KB  37,484          | 37,380
 //                                           36 KB  22,258          | 22,905
+//   again with the LTO release profile      12 KB  54,748          | 54,334  (4 runs)
+//   (docs/PERFORMANCE.md, section 0):       36 KB  39,155          | 39,765  (6 runs)
 // A tie within this machine's noise (round-to-round spread about 5 %): pricing makes no heap
 // allocation per request any more (tests/alloc_budget.rs), so the allocator only serves
 // hyper's few per-request allocations. mimalloc stays: nothing measured beyond noise favours a
