@@ -357,10 +357,7 @@ unsafe fn prefix_xor_clmul(x: u64) -> u64 {
 /// (one more mask per block, so a real request needs no separate UTF-8 check).
 pub fn index(body: &[u8], out: &mut Vec<Block>) -> Result<Text, StructureError> {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("pclmulqdq")
-        && std::is_x86_feature_detected!("bmi1")
-        && std::is_x86_feature_detected!("bmi2")
-    {
+    if simd_pass_base() {
         if std::is_x86_feature_detected!("avx512bw") {
             // SAFETY: the features were just detected on this CPU (std caches the answer;
             // AVX-512BW implies AVX-512F).
@@ -374,9 +371,18 @@ pub fn index(body: &[u8], out: &mut Vec<Block>) -> Result<Text, StructureError> 
     index_with(body, out, classify, prefix_xor)
 }
 
+/// What both SIMD passes need beside their vector extension: PCLMULQDQ for the quote masks,
+/// BMI1 and BMI2 for the bit arithmetic (std caches each answer).
+#[cfg(target_arch = "x86_64")]
+fn simd_pass_base() -> bool {
+    std::is_x86_feature_detected!("pclmulqdq")
+        && std::is_x86_feature_detected!("bmi1")
+        && std::is_x86_feature_detected!("bmi2")
+}
+
 /// [`index`] compiled for AVX-512BW and PCLMULQDQ (Intel since Skylake-SP, AMD since Zen 4),
 /// and BMI1/BMI2, which every such CPU has: `andn` and flag-free shifts for the bit
-/// arithmetic of [`State::step`] (the pass 4-5 % faster, docs/PERFORMANCE.md section 0).
+/// arithmetic of [`State::step`] (the pass 3-4 % faster, docs/PERFORMANCE.md section 0).
 ///
 /// # Safety
 /// The CPU must have AVX-512F, AVX-512BW, PCLMULQDQ, BMI1 and BMI2.
@@ -726,11 +732,7 @@ mod tests {
             run(&|out| index_with(body, out, classify, prefix_xor)),
         ];
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("pclmulqdq")
-            && std::is_x86_feature_detected!("bmi1")
-            && std::is_x86_feature_detected!("bmi2")
-        {
+        if std::is_x86_feature_detected!("avx2") && simd_pass_base() {
             // SAFETY: the features were just detected.
             all.push(run(&|out| unsafe { index_avx2(body, out) }));
         }
