@@ -12,7 +12,9 @@ use smallvec::SmallVec;
 
 use crate::engine::{Explain, NoTrace, PolicyPeriod, RatingError, rate};
 use crate::plan::{SelectError, Selector};
-use crate::wire::payload::{self, INDEX_FROM, Payload, PayloadError, Triplet, Unresolved};
+use crate::wire::payload::{
+    self, INDEX_FROM, Payload, PayloadError, PerilRef, Triplet, Unresolved,
+};
 use crate::wire::response::ResponseWriter;
 
 /// Per-request options.
@@ -152,8 +154,6 @@ fn price_with(
         field: "policy.originalContractStartTimestamp".into(),
         message: format!("must be epoch milliseconds, got {:?}", truncate(anchor_raw)),
     })?;
-    let date = tz.to_datetime(anchor).date();
-    let bound = selector.select(product, date)?;
     let period = PolicyPeriod::new(
         &tz,
         Some(anchor.as_millisecond()),
@@ -174,6 +174,10 @@ fn price_with(
             .resolve_indexed(index.as_ref(), locator, t.exposure, t.policy)
             .map_err(|e| unresolved(e, &t, locator))?;
         let peril = view.peril_name().unwrap_or("");
+        let bound = match selector.forced() {
+            Some(bound) => bound,
+            None => selector.select(product, rating_date(&view, &tz)?)?,
+        };
         let rating_error = |error| PriceError::Rating {
             locator: locator.to_owned(),
             peril: peril.to_owned(),
@@ -194,6 +198,29 @@ fn price_with(
     }
     writer.finish(opts.explain.then_some(traces.as_slice()));
     Ok(())
+}
+
+/// The rating date: the start of the policy term, the priced policy characteristic's
+/// `policyStartTimestamp`, as a calendar date in the tenant's time zone. A new business and
+/// its endorsements carry the first term's start; a renewal carries the new term's, so it
+/// is priced by the edition in effect when the new term starts.
+/// (`policy.originalContractStartTimestamp` never moves: a policy written years ago would
+/// renew on its first edition's rates for ever.)
+fn rating_date(view: &PerilRef<'_, '_>, tz: &TimeZone) -> Result<jiff::civil::Date, PriceError> {
+    let field = "policy.characteristics[].policyStartTimestamp";
+    let raw = view
+        .policy_start_timestamp()
+        .ok_or_else(|| PriceError::Invalid {
+            field: field.into(),
+            message:
+                "is missing: the term start is the rating date, which chooses the rate edition"
+                    .into(),
+        })?;
+    let ts = epoch_ms(raw).ok_or_else(|| PriceError::Invalid {
+        field: field.into(),
+        message: format!("must be epoch milliseconds, got {:?}", truncate(raw)),
+    })?;
+    Ok(tz.to_datetime(ts).date())
 }
 
 impl From<PayloadError> for PriceError {

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use rater::engine::{
     Builtin, InputSource, Level, NoTrace, PolicyPeriod, RatingError, Source, rate,
 };
-use rater::plan::{BoundPlan, Selector};
+use rater::plan::{BoundPlan, ProductMapping, Selector};
 use rater::pricing::{PriceOptions, price_request};
 
 #[derive(Default)]
@@ -27,6 +27,15 @@ impl InputSource for Map {
     }
     fn builtin(&self, b: Builtin) -> Option<&str> {
         self.builtins.get(&b).copied()
+    }
+    fn members(&self, _: Level, _: &str) -> Option<usize> {
+        None
+    }
+    fn member_field(&self, _: Level, _: &str, _: usize, _: &str) -> Option<&str> {
+        None
+    }
+    fn exposure_count(&self, _: &str) -> usize {
+        0
     }
 }
 
@@ -54,10 +63,11 @@ fn period(tz: &jiff::tz::TimeZone) -> PolicyPeriod<'_> {
 fn prices_a_peril_from_a_map() {
     let bound = BoundPlan::unbound(support::bundled("personal-auto"));
     let tz = utc();
+    let src = car();
     let p = rate(
         &bound,
         "a_third_party_liability",
-        &car(),
+        &src,
         &period(&tz),
         &mut NoTrace,
     )
@@ -133,11 +143,13 @@ fn an_amount_that_overflows_is_an_error_not_a_premium() {
 fn unknown_peril_without_fallback() {
     let bound = BoundPlan::unbound(support::bundled("personal-auto"));
     let tz = utc();
-    let e = rate(&bound, "hail", &car(), &period(&tz), &mut NoTrace).unwrap_err();
+    let src = car();
+    let e = rate(&bound, "hail", &src, &period(&tz), &mut NoTrace).unwrap_err();
     assert_eq!(e.code(), "unknown_peril");
     // socotra-reference has a fallback for every peril.
     let bound = BoundPlan::unbound(support::bundled("socotra-reference"));
-    assert!(rate(&bound, "hail", &car(), &period(&tz), &mut NoTrace).is_ok());
+    let src = car();
+    assert!(rate(&bound, "hail", &src, &period(&tz), &mut NoTrace).is_ok());
 }
 
 #[test]
@@ -150,7 +162,13 @@ fn a_mapping_renames_where_an_input_is_read() {
             name: "market_value".into(),
         },
     )];
-    let bound = BoundPlan::bind(plan, &fields);
+    let bound = BoundPlan::bind(
+        plan,
+        &ProductMapping {
+            fields,
+            ..Default::default()
+        },
+    );
     let mut m = car();
     m.fields.insert((Level::Exposure, "market_value"), "10000");
     let tz = utc();
@@ -281,47 +299,23 @@ technical_steps = [{ op = "base", value = "5" }]
         m
     };
     // Dog, 3: 100 x 1 (default multiplier) + 10 = 110; technical 100 x 0.6 = 60.
-    let p = rate(
-        &bound,
-        "accident",
-        &pet("Dog", "3", None),
-        &period(&tz),
-        &mut NoTrace,
-    )
-    .unwrap();
+    let src = pet("Dog", "3", None);
+    let p = rate(&bound, "accident", &src, &period(&tz), &mut NoTrace).unwrap();
     assert_eq!(
         (p.yearly.to_string(), p.technical.unwrap().to_string()),
         ("110.00".into(), "60.00".into())
     );
     // Cat, 9, x 1.07: 125 x 1.07 = 133.75 x 1.5 = 200.625 -> at most 200; no +10 for cats.
-    let p = rate(
-        &bound,
-        "accident",
-        &pet("Cat", "9", Some("1.07")),
-        &period(&tz),
-        &mut NoTrace,
-    )
-    .unwrap();
+    let src = pet("Cat", "9", Some("1.07"));
+    let p = rate(&bound, "accident", &src, &period(&tz), &mut NoTrace).unwrap();
     assert_eq!(p.yearly.to_string(), "200.00");
     // Dog, 9, x 0.91: 91 x 1.5 = 136.5 + 10 = 146.5: nickels, half-even -> 146.50.
-    let p = rate(
-        &bound,
-        "accident",
-        &pet("Dog", "9", Some("0.91")),
-        &period(&tz),
-        &mut NoTrace,
-    )
-    .unwrap();
+    let src = pet("Dog", "9", Some("0.91"));
+    let p = rate(&bound, "accident", &src, &period(&tz), &mut NoTrace).unwrap();
     assert_eq!(p.yearly.to_string(), "146.50");
     // The fallback prices any other peril: 7.33 -> nickels half-even: 7.35 (7.33 is nearer 7.35).
-    let p = rate(
-        &bound,
-        "illness",
-        &pet("Dog", "3", None),
-        &period(&tz),
-        &mut NoTrace,
-    )
-    .unwrap();
+    let src = pet("Dog", "3", None);
+    let p = rate(&bound, "illness", &src, &period(&tz), &mut NoTrace).unwrap();
     assert_eq!(
         (p.yearly.to_string(), p.technical.unwrap().to_string()),
         ("7.35".into(), "5.00".into())

@@ -63,6 +63,39 @@ pub enum RatingError {
     /// The period could not be measured.
     #[error(transparent)]
     Proration(#[from] ProrationError),
+    /// A matrix table has no value column of that name.
+    #[error("table `{table}` has no column `{column}` (columns: {columns})")]
+    UnknownColumn {
+        /// The table.
+        table: String,
+        /// The column asked for (a peril's name, say).
+        column: String,
+        /// The table's value columns.
+        columns: String,
+    },
+    /// An aggregate that takes one member's value found no member to take it from.
+    #[error("{agg} over field group `{group}`: none of its {members} member(s) qualifies")]
+    NoMember {
+        /// The group field.
+        group: String,
+        /// The aggregate (`max_over`, ...).
+        agg: &'static str,
+        /// How many members the group lists.
+        members: usize,
+    },
+    /// A division by zero in a plan's expression.
+    #[error("division by zero in {step}")]
+    DivisionByZero {
+        /// Where.
+        step: String,
+    },
+    /// The tenant's mapping for an input cannot be honoured.
+    #[error(transparent)]
+    Mapping(#[from] crate::plan::MappingError),
+    /// A plan that passed validation met a case validation should have refused: a bug,
+    /// reported rather than a panic or a wrong premium.
+    #[error("internal rating error: {0}")]
+    Internal(&'static str),
 }
 
 impl RatingError {
@@ -75,6 +108,11 @@ impl RatingError {
             RatingError::UnknownPeril { .. } => "unknown_peril",
             RatingError::Overflow { .. } => "overflow",
             RatingError::InvalidPeriod(_) | RatingError::Proration(_) => "invalid_period",
+            RatingError::UnknownColumn { .. } => "unknown_table_column",
+            RatingError::NoMember { .. } => "no_qualifying_member",
+            RatingError::DivisionByZero { .. } => "division_by_zero",
+            RatingError::Mapping(_) => "unusable_mapping",
+            RatingError::Internal(_) => "internal",
         }
     }
 }

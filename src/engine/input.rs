@@ -53,11 +53,19 @@ pub enum Builtin {
     CoverageStart,
     /// The peril characteristic's `coverageEndTimestamp` (epoch milliseconds).
     CoverageEnd,
+    /// The priced policy characteristic's `policyStartTimestamp`: the start of the term
+    /// (epoch milliseconds).
+    PolicyStart,
+    /// The priced policy characteristic's `policyEndTimestamp` (epoch milliseconds).
+    PolicyEnd,
+    /// The rating date: the term start ([`Builtin::PolicyStart`]) as a calendar date in
+    /// `tenantTimeZone`. The rate edition is chosen by it too (see `pricing`).
+    RatingDate,
 }
 
 impl Builtin {
     /// Every builtin, for parsing plan files and listing choices in errors.
-    pub const ALL: [Builtin; 11] = [
+    pub const ALL: [Builtin; 14] = [
         Builtin::PerilName,
         Builtin::ExposureName,
         Builtin::ProductName,
@@ -69,6 +77,9 @@ impl Builtin {
         Builtin::LumpSumPayment,
         Builtin::CoverageStart,
         Builtin::CoverageEnd,
+        Builtin::PolicyStart,
+        Builtin::PolicyEnd,
+        Builtin::RatingDate,
     ];
 
     /// The name used in plan files: Socotra's own field name where it has one.
@@ -85,6 +96,9 @@ impl Builtin {
             Builtin::LumpSumPayment => "lumpSumPayment",
             Builtin::CoverageStart => "coverageStartTimestamp",
             Builtin::CoverageEnd => "coverageEndTimestamp",
+            Builtin::PolicyStart => "policyStartTimestamp",
+            Builtin::PolicyEnd => "policyEndTimestamp",
+            Builtin::RatingDate => "ratingDate",
         }
     }
 
@@ -106,6 +120,27 @@ pub enum Source {
     },
     /// A value outside `fieldValues`.
     Builtin(Builtin),
+    /// A member field of a field group: `fieldValues[group]` at the level lists locators,
+    /// and each member's fields are `fieldGroupsByLocator[locator][name][0]` of the same
+    /// characteristic. Read one member at a time (`InputSource::member_field`).
+    Member {
+        /// The level of the characteristic holding the group.
+        level: Level,
+        /// The group field listing the members' locators.
+        group: Box<str>,
+        /// The member's field name.
+        name: Box<str>,
+    },
+}
+
+impl Source {
+    /// The group field this source reads members of, if it is a member field.
+    pub fn group(&self) -> Option<(Level, &str)> {
+        match self {
+            Source::Member { level, group, .. } => Some((*level, group)),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Source {
@@ -113,6 +148,11 @@ impl std::fmt::Display for Source {
         match self {
             Source::Field { level, name } => write!(f, "{} field `{name}`", level.as_str()),
             Source::Builtin(b) => write!(f, "`{}`", b.as_str()),
+            Source::Member { level, group, name } => write!(
+                f,
+                "{} field group `{group}` member field `{name}`",
+                level.as_str()
+            ),
         }
     }
 }
@@ -137,11 +177,25 @@ pub trait InputSource {
         None
     }
 
-    /// Reads a value through a [`Source`].
+    /// How many members `fieldValues[group]` at `level` lists; `None` when the field is
+    /// absent (an empty list is `Some(0)`).
+    fn members(&self, level: Level, group: &str) -> Option<usize>;
+
+    /// Field `name` of member `member` (0-based, in list order) of `group`: the first value
+    /// of `fieldGroupsByLocator[locator][name]`; `None` when absent, or when the member's
+    /// locator has no entry in `fieldGroupsByLocator`.
+    fn member_field(&self, level: Level, group: &str, member: usize, name: &str) -> Option<&str>;
+
+    /// How many exposures named `name` the policy has.
+    fn exposure_count(&self, name: &str) -> usize;
+
+    /// Reads a value through a [`Source`]; a member field reads as absent here (it needs a
+    /// member: [`InputSource::member_field`]).
     fn read(&self, source: &Source) -> Option<&str> {
         match source {
             Source::Field { level, name } => self.field(*level, name),
             Source::Builtin(b) => self.builtin(*b),
+            Source::Member { .. } => None,
         }
     }
 }
@@ -153,4 +207,6 @@ pub enum Value<'a> {
     Number(Decimal),
     /// A text input, borrowed from the request.
     Text(&'a str),
+    /// A calendar date (a `YYYY-MM-DD` field, or a timestamp in `tenantTimeZone`).
+    Date(jiff::civil::Date),
 }

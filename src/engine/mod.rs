@@ -5,6 +5,7 @@
 //! `rust_decimal::Decimal` with checked operations; never a float.
 
 mod error;
+mod eval;
 mod input;
 pub mod proration;
 mod rate;
@@ -12,6 +13,7 @@ mod rounding;
 mod trace;
 
 pub use error::RatingError;
+pub use eval::whole_years;
 pub use input::{Builtin, InputSource, Level, Source, Value};
 pub use proration::{Duration, Method, ProrationError};
 pub use rate::{Commission, MAX_AMOUNT, PolicyPeriod, Priced, rate};

@@ -34,14 +34,31 @@ pub enum Method {
     Months,
     /// Whole local days (truncated), years = days / 365. `DateCalc.dayCountWhole`.
     WholeDays,
+    /// Calendar days from the start's date to the end's date, both taken in the time zone
+    /// (a rate manual's "days of coverage"), years = days / 365.
+    CalendarDays,
+}
+
+impl Method {
+    /// The name plan files use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Months => "months",
+            Method::WholeDays => "whole-days",
+            Method::CalendarDays => "calendar-days",
+        }
+    }
 }
 
 /// A measured period, kept in both units for the explain trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Duration {
-    /// Months for [`Method::Months`], days for [`Method::WholeDays`].
+    /// Months for [`Method::Months`], days otherwise.
     pub units: Decimal,
-    /// The period in years: `units / 12` or `units / 365`.
+    /// How many units make a year: 12 or 365. An amount for the period is
+    /// `yearly x units / per_year`, multiplied first so an exact tie stays exact.
+    pub per_year: u32,
+    /// The period in years, `units / per_year`, for traces.
     pub years: Decimal,
 }
 
@@ -93,11 +110,16 @@ pub fn measure(
         // `wholeDays` does not use the anchor in the reference (`useAnchorForDurationCalc`
         // is false), so the anchor is ignored here too.
         Method::WholeDays => (signed(start_ms, end_ms, |s, e| whole_days(tz, s, e))?, 365),
+        Method::CalendarDays => (calendar_days(tz, start_ms, end_ms)?, 365),
     };
     let years = units
         .checked_div(Decimal::from(per_year))
         .ok_or(ProrationError::Arithmetic)?;
-    Ok(Duration { units, years })
+    Ok(Duration {
+        units,
+        per_year,
+        years,
+    })
 }
 
 /// A little over 366 days in ms: the reference's threshold for skipping whole years at once
@@ -404,6 +426,21 @@ fn whole_days(tz: &TimeZone, start_ms: i64, end_ms: i64) -> Result<Decimal, Pror
         .ok_or(ProrationError::Arithmetic)?;
     // Rust's integer division truncates toward zero, as moment's `diff(..., 'days')` does.
     Ok(Decimal::from(diff / DAY_MS))
+}
+
+/// Calendar days between the local dates of two instants (negative when the end's date is
+/// before the start's).
+fn calendar_days(tz: &TimeZone, start_ms: i64, end_ms: i64) -> Result<Decimal, ProrationError> {
+    let date = |ms: i64| -> Result<jiff::civil::Date, ProrationError> {
+        let ts = Timestamp::from_millisecond(ms).map_err(|_| ProrationError::OutOfRange(ms))?;
+        Ok(tz.to_datetime(ts).date())
+    };
+    let (start, end) = (date(start_ms)?, date(end_ms)?);
+    let days = start
+        .until((jiff::Unit::Day, end))
+        .map_err(|_| ProrationError::CalendarOverflow(start_ms))?
+        .get_days();
+    Ok(Decimal::from(days))
 }
 
 /// `ms` as a zoned datetime in `tz`.

@@ -1,10 +1,9 @@
-//! Rating one peril characteristic: resolve the inputs its calculation uses, run the steps,
-//! round each output once.
+//! Rating one peril characteristic: compute its premium (steps, or an expression over the
+//! plan's named values), then round each output once by its own rule.
 //!
-//! Hot-path notes: only the inputs the peril's calculation uses are read (listed at load in
-//! `Calc::uses`); values are borrowed `&str` or `Decimal` held in a stack `SmallVec`; table
-//! lookups are hash probes or binary searches. Nothing allocates unless a trace is wanted or
-//! an error is built.
+//! Hot-path notes: inputs are read when first needed ([`Eval`]); values are borrowed `&str`,
+//! `Decimal` or dates held in stack `SmallVec`s; table lookups are hash probes or binary
+//! searches. Nothing allocates unless a trace is wanted or an error is built.
 
 use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
@@ -12,12 +11,13 @@ use smallvec::SmallVec;
 
 use std::cell::Cell;
 
+use super::eval::Eval;
 use super::proration::{self, Method};
 use super::trace::{TraceEvent, Tracer};
 use super::{Builtin, InputSource, RatingError, Source, Value};
 use crate::plan::{
-    BoundPlan, Calc, CalcStep, CmpOp, CommissionDef, Cond, CondValue, InputId, Lookup, Operand,
-    Plan, Step, Technical,
+    Body, BoundPlan, Calc, CalcStep, CmpOp, CommissionDef, Cond, CondValue, Operand, Plan,
+    Recipient, Step, Technical,
 };
 
 /// What proration needs to know about the policy, shared by its perils (one per request).
@@ -56,10 +56,12 @@ impl<'a> PolicyPeriod<'a> {
 /// One commission amount.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Commission<'p> {
-    /// Who receives it (from the plan).
+    /// Who receives it (from the plan or the request).
     pub recipient: &'p str,
     /// The amount, rounded.
     pub amount: Decimal,
+    /// `exactAmount` (for the segment) rather than `yearlyAmount` (annualised).
+    pub exact: bool,
 }
 
 /// A priced peril characteristic. Every amount is rounded by the plan's rule.
@@ -86,7 +88,7 @@ pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0,
 /// `|mantissa| <= 10^(15 + scale)`, and a 96-bit mantissa (below 10^29) always is from
 /// scale 14 on. Called after every step; comparing two `Decimal`s of different scales
 /// rescales one of them first: this way the engine takes 3-8 % less time on the fixtures.
-fn bounded(x: Decimal) -> Option<Decimal> {
+pub(crate) fn bounded(x: Decimal) -> Option<Decimal> {
     const POW10: [u128; 29] = {
         let mut p = [1u128; 29];
         let mut i = 1;
@@ -101,18 +103,18 @@ fn bounded(x: Decimal) -> Option<Decimal> {
     ok.then_some(x)
 }
 
-/// Input values of one peril, indexed by `InputId`; `None` = not read or absent.
-type Values<'s> = SmallVec<[Option<Value<'s>>; 16]>;
-
 /// Prices one peril characteristic of `peril` with `bound`, reading inputs from `src`.
 pub fn rate<'p, S: InputSource, T: Tracer>(
     bound: &'p BoundPlan,
     peril: &str,
-    src: &S,
+    src: &'p S,
     period: &PolicyPeriod<'_>,
     tracer: &mut T,
 ) -> Result<Priced<'p>, RatingError> {
     let plan: &'p Plan = bound.plan();
+    if let Some(e) = bound.mapping_error() {
+        return Err(RatingError::Mapping(e.clone()));
+    }
     let calc = plan.calc(peril).ok_or_else(|| RatingError::UnknownPeril {
         plan: plan.id().to_owned(),
         peril: peril.to_owned(),
@@ -128,57 +130,52 @@ pub fn rate<'p, S: InputSource, T: Tracer>(
                 .is_err(),
         });
     }
-    let mut values: Values<'_> = SmallVec::from_elem(None, plan.inputs.len());
-    resolve(bound, calc, src, &mut values, tracer)?;
-    let premium = run(plan, peril, calc, &values, tracer)?;
-
-    let rounding = plan.rounding;
-    let round =
-        |output: &'static str, x: Decimal, tracer: &mut T| -> Result<Decimal, RatingError> {
-            let after = rounding.apply(x).ok_or_else(|| RatingError::Overflow {
-                step: format!("rounding {output} of peril `{peril}`"),
-            })?;
-            if T::ON {
-                tracer.record(TraceEvent::Round {
-                    output,
-                    before: x,
-                    after,
-                    rule: rounding.to_string(),
-                });
-            }
-            Ok(after)
-        };
-    let yearly = round("yearlyPremium", premium, tracer)?;
-    let technical = match &plan.outputs.technical {
+    let mut eval = Eval::new(bound, src, period.time_zone, peril, tracer);
+    let premium = run(&mut eval, calc)?;
+    let outputs = &plan.outputs;
+    let yearly = round(&mut eval, "yearlyPremium", premium, outputs.yearly_rounding)?;
+    let technical = match &outputs.technical {
         None => None,
         Some(Technical::Ratio(ratio)) => {
             let x = premium
                 .checked_mul(*ratio)
                 .ok_or_else(|| overflow(peril, "yearlyTechnicalPremium"))?;
-            Some(round("yearlyTechnicalPremium", x, tracer)?)
+            Some(round(
+                &mut eval,
+                "yearlyTechnicalPremium",
+                x,
+                outputs.technical_rounding,
+            )?)
         }
         // The loader gives every calculation its technical steps when the plan asks for them.
         Some(Technical::Calc) => match calc.technical.as_deref() {
             Some(tech) => {
-                resolve(bound, tech, src, &mut values, tracer)?;
-                let x = run(plan, peril, tech, &values, tracer)?;
-                Some(round("yearlyTechnicalPremium", x, tracer)?)
+                let x = run(&mut eval, tech)?;
+                Some(round(
+                    &mut eval,
+                    "yearlyTechnicalPremium",
+                    x,
+                    outputs.technical_rounding,
+                )?)
             }
             None => None,
         },
     };
-    let exact = if plan.outputs.exact {
-        let years = period_years(plan, src, period, tracer)?;
+    let exact = if outputs.exact {
+        let d = period_of(plan, src, period, eval.tracer)?;
+        // yearly x units / units per year: multiplied first, so an amount that is an exact
+        // tie (170.94 x 1 / 12 = 14.245) stays one and rounds as the plan says.
         let x = yearly
-            .checked_mul(years)
+            .checked_mul(d.units)
+            .and_then(|x| x.checked_div(Decimal::from(d.per_year)))
             .ok_or_else(|| overflow(peril, "exactPremium"))?;
-        Some(round("exactPremium", x, tracer)?)
+        Some(round(&mut eval, "exactPremium", x, outputs.exact_rounding)?)
     } else {
         None
     };
-    let commissions = match &plan.outputs.commissions {
+    let commissions = match &outputs.commissions {
         None => None,
-        Some(defs) => Some(commissions(defs, yearly, peril, &round, tracer)?),
+        Some(defs) => commissions(&mut eval, defs, yearly, exact)?,
     };
     Ok(Priced {
         yearly,
@@ -188,24 +185,76 @@ pub fn rate<'p, S: InputSource, T: Tracer>(
     })
 }
 
-fn commissions<'p, T: Tracer>(
+fn round<S: InputSource, T: Tracer>(
+    eval: &mut Eval<'_, '_, S, T>,
+    output: &'static str,
+    x: Decimal,
+    rule: crate::engine::Rounding,
+) -> Result<Decimal, RatingError> {
+    let after = rule.apply(x).ok_or_else(|| RatingError::Overflow {
+        step: format!("rounding {output} of peril `{}`", eval.peril),
+    })?;
+    if T::ON {
+        eval.tracer.record(TraceEvent::Round {
+            output,
+            before: x,
+            after,
+            rule: rule.to_string(),
+        });
+    }
+    Ok(after)
+}
+
+/// The commissions that apply: `None` when the plan lists some and none applies (the answer
+/// then has no `commissions`), an empty list when the plan lists none (`[]`).
+fn commissions<'p, S: InputSource, T: Tracer>(
+    eval: &mut Eval<'p, '_, S, T>,
     defs: &'p [CommissionDef],
     yearly: Decimal,
-    peril: &str,
-    round: &impl Fn(&'static str, Decimal, &mut T) -> Result<Decimal, RatingError>,
-    tracer: &mut T,
-) -> Result<SmallVec<[Commission<'p>; 2]>, RatingError> {
-    defs.iter()
-        .map(|d| {
-            let x = yearly
-                .checked_mul(d.ratio)
-                .ok_or_else(|| overflow(peril, "commission"))?;
-            Ok(Commission {
-                recipient: &d.recipient,
-                amount: round("commission", x, tracer)?,
-            })
-        })
-        .collect()
+    exact: Option<Decimal>,
+) -> Result<Option<SmallVec<[Commission<'p>; 2]>>, RatingError> {
+    let mut out = SmallVec::new();
+    for d in defs {
+        if let Some(when) = &d.when
+            && !eval.truth(when)?
+        {
+            continue;
+        }
+        let recipient: &'p str = match &d.recipient {
+            Recipient::Fixed(r) => r,
+            Recipient::Of(e) => match eval.value(e)? {
+                Value::Text(t) => t,
+                _ => return Err(RatingError::Internal("a recipient that is not text")),
+            },
+        };
+        let ratio = match eval.value(&d.ratio)? {
+            Value::Number(r) => r,
+            _ => {
+                return Err(RatingError::Internal(
+                    "a commission ratio that is not a number",
+                ));
+            }
+        };
+        let base = if d.exact {
+            exact.unwrap_or(yearly)
+        } else {
+            yearly
+        };
+        let x = base
+            .checked_mul(ratio)
+            .ok_or_else(|| overflow(eval.peril, "commission"))?;
+        let what = if d.exact {
+            "exactAmount"
+        } else {
+            "yearlyAmount"
+        };
+        out.push(Commission {
+            recipient,
+            amount: round(eval, what, x, d.rounding)?,
+            exact: d.exact,
+        });
+    }
+    Ok((!out.is_empty() || defs.is_empty()).then_some(out))
 }
 
 fn overflow(peril: &str, what: &str) -> RatingError {
@@ -214,142 +263,97 @@ fn overflow(peril: &str, what: &str) -> RatingError {
     }
 }
 
-/// Reads, parses and defaults the inputs `calc` uses that are not read yet.
-///
-/// One lifetime `'a` covers both the plan (text defaults borrow it) and the source (values
-/// borrow the request); both outlive the rating of one peril.
-fn resolve<'a, S: InputSource, T: Tracer>(
-    bound: &'a BoundPlan,
-    calc: &Calc,
-    src: &'a S,
-    values: &mut Values<'a>,
-    tracer: &mut T,
-) -> Result<(), RatingError> {
-    let plan: &'a Plan = bound.plan();
-    for &id in calc.uses.iter() {
-        if values[id].is_some() {
-            continue;
-        }
-        let def = &plan.inputs[id];
-        let source = bound.source(id);
-        // An empty string is how Socotra leaves an optional field blank: treat it as absent.
-        let raw = src.read(source).map(str::trim).filter(|s| !s.is_empty());
-        let (value, defaulted) = match raw {
-            Some(raw) => match crate::plan::parse_value(def.ty, raw) {
-                Some(v) => (Some(v), false),
-                None => {
-                    return Err(RatingError::InvalidInput {
-                        input: def.name.to_string(),
-                        value: raw.chars().take(64).collect(),
-                        expected: def.ty.expected(),
-                    });
-                }
-            },
-            None => {
-                if let Some(why) = src.unusable(source) {
-                    return Err(RatingError::UnusableInput {
-                        input: def.name.to_string(),
-                        source_desc: source.to_string(),
-                        why,
-                    });
-                }
-                // Defaults are checked at load, so this parse succeeds.
-                match def.default.as_deref() {
-                    Some(d) => (crate::plan::parse_value(def.ty, d), true),
-                    None if def.required => {
-                        return Err(RatingError::MissingInput {
-                            input: def.name.to_string(),
-                            source_desc: source.to_string(),
-                        });
-                    }
-                    None => (None, false),
-                }
-            }
-        };
-        if T::ON {
-            tracer.record(TraceEvent::Input {
-                name: def.name.to_string(),
-                source: source.to_string(),
-                value: value.map(|v| display_value(&v)),
-                defaulted,
-            });
-        }
-        values[id] = value;
-    }
-    Ok(())
-}
-
-fn display_value(v: &Value<'_>) -> String {
-    match v {
-        Value::Number(d) => d.to_string(),
-        Value::Text(t) => (*t).to_owned(),
-    }
-}
-
-/// Runs a calculation's steps over resolved values; returns the unrounded premium.
-fn run<T: Tracer>(
-    plan: &Plan,
-    peril: &str,
-    calc: &Calc,
-    values: &Values<'_>,
-    tracer: &mut T,
+/// Computes a calculation's unrounded premium.
+fn run<'p, S: InputSource, T: Tracer>(
+    eval: &mut Eval<'p, '_, S, T>,
+    calc: &'p Calc,
 ) -> Result<Decimal, RatingError> {
-    let mut premium = Decimal::ZERO;
-    for step in &calc.steps {
-        if let Some(cond) = &step.when
-            && !holds(cond, values)
-        {
+    match &calc.body {
+        Body::Expr(e) => {
+            let premium = match eval.value(e)? {
+                Value::Number(d) => d,
+                _ => return Err(RatingError::Internal("a premium that is not a number")),
+            };
             if T::ON {
-                tracer.record(TraceEvent::Skipped {
-                    label: step.label.to_string(),
+                eval.tracer.record(TraceEvent::Step {
+                    label: "premium".into(),
+                    detail: "the plan's premium expression".into(),
+                    premium,
                 });
             }
-            continue;
+            Ok(premium)
         }
-        premium = apply(plan, peril, step, premium, values, tracer)?;
+        Body::Steps(steps) => {
+            // Steps read every input they use up front: a required input missing is an
+            // error even where a step's condition would skip it.
+            for &id in calc.uses.iter() {
+                eval.input(id)?;
+            }
+            let mut premium = Decimal::ZERO;
+            for step in steps {
+                if let Some(cond) = &step.when
+                    && !holds(eval, cond)?
+                {
+                    if T::ON {
+                        eval.tracer.record(TraceEvent::Skipped {
+                            label: step.label.to_string(),
+                        });
+                    }
+                    continue;
+                }
+                premium = apply(eval, step, premium)?;
+            }
+            Ok(premium)
+        }
     }
-    Ok(premium)
 }
 
-fn holds(cond: &Cond, values: &Values<'_>) -> bool {
-    let matches = |id: InputId, list: &[CondValue]| match values[id] {
+fn holds<S: InputSource, T: Tracer>(
+    eval: &mut Eval<'_, '_, S, T>,
+    cond: &Cond,
+) -> Result<bool, RatingError> {
+    let matches = |v: Option<Value<'_>>, list: &[CondValue]| match v {
         Some(Value::Text(t)) => list
             .iter()
             .any(|c| matches!(c, CondValue::Text(x) if **x == *t)),
         Some(Value::Number(d)) => list
             .iter()
             .any(|c| matches!(c, CondValue::Number(x) if *x == d)),
-        None => false,
+        _ => false,
     };
-    match cond {
-        Cond::In(id, list) => matches(*id, list),
-        Cond::NotIn(id, list) => !matches(*id, list),
-        Cond::Cmp(id, op, k) => match values[*id] {
+    Ok(match cond {
+        Cond::In(id, list) => matches(eval.input(*id)?, list),
+        Cond::NotIn(id, list) => !matches(eval.input(*id)?, list),
+        Cond::Cmp(id, op, k) => match eval.input(*id)? {
             Some(Value::Number(d)) => match op {
                 CmpOp::Gt => d > *k,
                 CmpOp::Ge => d >= *k,
                 CmpOp::Lt => d < *k,
                 CmpOp::Le => d <= *k,
+                CmpOp::Eq => d == *k,
+                CmpOp::Ne => d != *k,
             },
             _ => false,
         },
-    }
+    })
 }
 
-fn apply<T: Tracer>(
-    plan: &Plan,
-    peril: &str,
-    step: &CalcStep,
+fn apply<'p, S: InputSource, T: Tracer>(
+    eval: &mut Eval<'p, '_, S, T>,
+    step: &'p CalcStep,
     premium: Decimal,
-    values: &Values<'_>,
-    tracer: &mut T,
 ) -> Result<Decimal, RatingError> {
-    let of = |operand: &Operand, tracer: &mut T| {
-        let v = operand_value(plan, operand, values, tracer)?;
+    let peril = eval.peril;
+    let of = |eval: &mut Eval<'p, '_, S, T>, operand: &Operand| {
+        let v = match operand {
+            Operand::Const(d) => *d,
+            Operand::Input(id) => eval.number_input(*id)?,
+            Operand::Table(t) => eval.table(*t)?,
+        };
         bounded(v).ok_or_else(|| RatingError::Overflow {
             step: format!(
-                "peril `{peril}` {}: operand {v} exceeds {MAX_AMOUNT}",
-                step.label
+                "peril `{}` {}: operand {v} exceeds {MAX_AMOUNT}",
+                eval.peril, step.label
             ),
         })
     };
@@ -358,10 +362,10 @@ fn apply<T: Tracer>(
     };
     let (next, detail) = match &step.step {
         Step::Base(a, b) => {
-            let a = of(a, tracer)?;
+            let a = of(eval, a)?;
             match b {
                 Some(b) => {
-                    let b = of(b, tracer)?;
+                    let b = of(eval, b)?;
                     (
                         a.checked_mul(b).ok_or_else(oflow)?,
                         T::ON.then(|| format!("{a} x {b}")),
@@ -371,16 +375,16 @@ fn apply<T: Tracer>(
             }
         }
         Step::Factor(a) => {
-            let a = of(a, tracer)?;
+            let a = of(eval, a)?;
             (
                 premium.checked_mul(a).ok_or_else(oflow)?,
                 T::ON.then(|| format!("x {a}")),
             )
         }
         Step::Add(a, b) => {
-            let a = of(a, tracer)?;
+            let a = of(eval, a)?;
             let term = match b {
-                Some(b) => a.checked_mul(of(b, tracer)?).ok_or_else(oflow)?,
+                Some(b) => a.checked_mul(of(eval, b)?).ok_or_else(oflow)?,
                 None => a,
             };
             (
@@ -393,13 +397,13 @@ fn apply<T: Tracer>(
             threshold,
             factor,
         } => {
-            let x = number(plan, *input, values)?;
+            let x = eval.number_input(*input)?;
             let term = if x > Decimal::ZERO {
                 let excess = x
                     .checked_sub(*threshold)
                     .ok_or_else(oflow)?
                     .max(Decimal::ZERO);
-                excess.checked_mul(of(factor, tracer)?).ok_or_else(oflow)?
+                excess.checked_mul(of(eval, factor)?).ok_or_else(oflow)?
             } else {
                 Decimal::ZERO
             };
@@ -409,17 +413,17 @@ fn apply<T: Tracer>(
             )
         }
         Step::Minimum(a) => {
-            let a = of(a, tracer)?;
+            let a = of(eval, a)?;
             (premium.max(a), T::ON.then(|| format!("at least {a}")))
         }
         Step::Maximum(a) => {
-            let a = of(a, tracer)?;
+            let a = of(eval, a)?;
             (premium.min(a), T::ON.then(|| format!("at most {a}")))
         }
     };
     let next = bounded(next).ok_or_else(oflow)?;
     if T::ON {
-        tracer.record(TraceEvent::Step {
+        eval.tracer.record(TraceEvent::Step {
             label: step.label.to_string(),
             detail: detail.unwrap_or_default(),
             premium: next,
@@ -428,79 +432,13 @@ fn apply<T: Tracer>(
     Ok(next)
 }
 
-fn number(plan: &Plan, id: InputId, values: &Values<'_>) -> Result<Decimal, RatingError> {
-    match values[id] {
-        Some(Value::Number(d)) => Ok(d),
-        // Load-time checks make arithmetic inputs numeric; absent means optional and unset.
-        _ => Err(RatingError::MissingInput {
-            input: plan.inputs[id].name.to_string(),
-            source_desc: "the request".into(),
-        }),
-    }
-}
-
-fn operand_value<T: Tracer>(
-    plan: &Plan,
-    operand: &Operand,
-    values: &Values<'_>,
-    tracer: &mut T,
-) -> Result<Decimal, RatingError> {
-    match operand {
-        Operand::Const(d) => Ok(*d),
-        Operand::Input(id) => number(plan, *id, values),
-        Operand::Table { table, keys } => {
-            let table = &plan.tables[*table];
-            let mut key: SmallVec<[Value<'_>; 4]> = SmallVec::with_capacity(keys.len());
-            for &id in keys.iter() {
-                match values[id] {
-                    Some(v) => key.push(v),
-                    None => {
-                        return Err(RatingError::MissingInput {
-                            input: plan.inputs[id].name.to_string(),
-                            source_desc: format!("the key of table `{}`", table.name),
-                        });
-                    }
-                }
-            }
-            let render = || {
-                table
-                    .keys
-                    .iter()
-                    .zip(key.iter())
-                    .map(|(k, v)| format!("{} = {:?}", k.label, display_value(v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let (value, line) = match table.lookup(&key) {
-                Lookup::Row(row) => (row.value, Some(row.line)),
-                Lookup::Default(d) => (d, None),
-                Lookup::Miss => {
-                    return Err(RatingError::UnknownKey {
-                        table: table.name.to_string(),
-                        key: render(),
-                    });
-                }
-            };
-            if T::ON {
-                tracer.record(TraceEvent::Lookup {
-                    table: table.name.to_string(),
-                    key: render(),
-                    line,
-                    value,
-                });
-            }
-            Ok(value)
-        }
-    }
-}
-
-/// The coverage period of the peril characteristic in years, by the plan's method.
-fn period_years<S: InputSource, T: Tracer>(
+/// The coverage period of the peril characteristic, by the plan's method.
+fn period_of<S: InputSource, T: Tracer>(
     plan: &Plan,
     src: &S,
     period: &PolicyPeriod<'_>,
     tracer: &mut T,
-) -> Result<Decimal, RatingError> {
+) -> Result<proration::Duration, RatingError> {
     let ts = |b: Builtin| -> Result<i64, RatingError> {
         let raw = src.builtin(b).ok_or_else(|| {
             RatingError::InvalidPeriod(match src.unusable(&Source::Builtin(b)) {
@@ -536,12 +474,13 @@ fn period_years<S: InputSource, T: Tracer>(
             method: match method {
                 Method::Months => "months",
                 Method::WholeDays => "whole days",
+                Method::CalendarDays => "calendar days",
             },
             units: d.units,
             years: d.years,
         });
     }
-    Ok(d.years)
+    Ok(d)
 }
 
 #[cfg(test)]

@@ -74,6 +74,59 @@ pub enum TraceEvent {
         /// The value found.
         value: Decimal,
     },
+    /// A table value between two published points.
+    Between {
+        /// The table.
+        table: String,
+        /// The key.
+        key: String,
+        /// The point below: (x, value, line).
+        lo: (Decimal, Decimal, usize),
+        /// The point above.
+        hi: (Decimal, Decimal, usize),
+        /// The interpolated value, before any rounding.
+        value: Decimal,
+    },
+    /// A named value computed.
+    Value {
+        /// Its name (with the member's place inside an aggregate: `driver_factor[2]`).
+        name: String,
+        /// Its value.
+        value: String,
+    },
+    /// One member inside an aggregate.
+    Member {
+        /// Its place in the group's list, from 1.
+        index: usize,
+        /// Its value; `None` when the aggregate's condition left it out.
+        value: Option<Decimal>,
+    },
+    /// An aggregate over a field group.
+    Aggregate {
+        /// Which (`max_over`, ...).
+        agg: &'static str,
+        /// The group field.
+        group: String,
+        /// How many members it lists.
+        members: usize,
+        /// How many passed the condition.
+        kept: usize,
+        /// The member whose value won (max, min, first).
+        winner: Option<usize>,
+        /// The result; `None` when no member qualified.
+        value: Option<Decimal>,
+    },
+    /// An intermediate amount rounded (`round(...)`, a table's rule).
+    Rounded {
+        /// What was rounded.
+        what: String,
+        /// Before.
+        before: Decimal,
+        /// After.
+        after: Decimal,
+        /// The rule.
+        rule: String,
+    },
     /// A step whose condition did not hold.
     Skipped {
         /// The step.
@@ -151,6 +204,43 @@ impl std::fmt::Display for TraceEvent {
                 Some(line) => write!(f, "table {table} [{key}] -> {value} (line {line})"),
                 None => write!(f, "table {table} [{key}] -> {value} (default row)"),
             },
+            TraceEvent::Between {
+                table,
+                key,
+                lo,
+                hi,
+                value,
+            } => write!(
+                f,
+                "table {table} [{key}] between {} -> {} (line {}) and {} -> {} (line {}): {value}",
+                lo.0, lo.1, lo.2, hi.0, hi.1, hi.2
+            ),
+            TraceEvent::Value { name, value } => write!(f, "value {name} = {value}"),
+            TraceEvent::Member { index, value } => match value {
+                Some(v) => write!(f, "  member {index}: {v}"),
+                None => write!(f, "  member {index}: left out by the condition"),
+            },
+            TraceEvent::Aggregate {
+                agg,
+                group,
+                members,
+                kept,
+                winner,
+                value,
+            } => {
+                write!(f, "{agg}({group}): {kept} of {members} member(s)")?;
+                match (value, winner) {
+                    (Some(v), Some(w)) => write!(f, " -> {v} (member {w})"),
+                    (Some(v), None) => write!(f, " -> {v}"),
+                    (None, _) => write!(f, " -> none qualifies"),
+                }
+            }
+            TraceEvent::Rounded {
+                what,
+                before,
+                after,
+                rule,
+            } => write!(f, "{what}: {before} rounded {rule} -> {after}"),
             TraceEvent::Skipped { label } => write!(f, "{label}: skipped, condition does not hold"),
             TraceEvent::Step {
                 label,

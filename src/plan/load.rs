@@ -4,7 +4,7 @@
 //! first), each located by file, line and column: unknown inputs or tables, bad decimals,
 //! duplicate keys, overlapping or missing bands, rounding rules that make no sense.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,11 +12,12 @@ use jiff::civil::Date;
 use rust_decimal::Decimal;
 use toml::Spanned;
 
-use super::raw::{RawKey, RawPlan, RawStep, RawWhen};
-use super::table::{KeyDecl, KeyKind, load_table};
+use super::compile::Names;
+use super::raw::{RawPlan, RawStep, RawWhen};
 use super::{
-    Calc, CalcStep, CmpOp, CommissionDef, Cond, CondValue, InputDef, InputId, InputType, Operand,
-    Outputs, Plan, PlanError, PlanErrors, PlanSet, Proration, Step, TableId, Technical,
+    Body, Calc, CalcStep, CmpOp, CommissionDef, Cond, CondValue, GroupDef, InputDef, InputId,
+    InputType, Operand, Outputs, Plan, PlanError, PlanErrors, PlanSet, Proration, Recipient, Ref,
+    Step, Technical, Ty,
 };
 use crate::engine::{Builtin, Level, Method, Rounding, RoundingMode, Source};
 
@@ -47,7 +48,9 @@ pub fn load_dir(dir: &Path) -> Result<PlanSet, PlanErrors> {
     for d in dirs {
         plans.push(Arc::new(load_plan(&d)?));
     }
-    Ok(PlanSet::new(plans))
+    let set = PlanSet::new(plans);
+    super::select::check_ambiguity(&set, |p| dir.join(p.id()).join(PLAN_FILE))?;
+    Ok(set)
 }
 
 fn one(file: &Path, message: String) -> PlanErrors {
@@ -91,14 +94,82 @@ pub fn load_plan(dir: &Path) -> Result<Plan, PlanErrors> {
 }
 
 /// Validation context: where we are and what went wrong so far.
-struct Cx<'a> {
-    dir: &'a Path,
+pub(super) struct Cx<'a> {
+    pub(super) dir: &'a Path,
     file: &'a Path,
     text: &'a str,
-    errors: Vec<PlanError>,
+    pub(super) errors: Vec<PlanError>,
 }
 
 impl Cx<'_> {
+    /// Reports a problem at a byte offset of the plan file.
+    pub(super) fn err_at(&mut self, offset: usize, message: impl Into<String>) {
+        let (line, column) = self.line_col(offset);
+        self.errors.push(PlanError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    /// The byte offset of a TOML string's first character (after its opening quotes), so an
+    /// error inside an expression points at the character itself. Escapes inside a basic
+    /// string shift later columns; expressions rarely have any.
+    pub(super) fn content_start(&self, s: &Spanned<String>) -> usize {
+        let start = s.span().start;
+        let rest = &self.text[start.min(self.text.len())..];
+        if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+            let after = start + 3;
+            let nl = self.text[after..].starts_with('\n') as usize;
+            after + nl
+        } else {
+            start + 1
+        }
+    }
+
+    /// A rounding rule from the plan file; a bad mode and a bad step are both reported.
+    pub(super) fn rule_of(
+        &mut self,
+        mode: &Spanned<String>,
+        step: &Spanned<String>,
+    ) -> Option<Rounding> {
+        let m = match self.rounding_of(mode.get_ref(), Decimal::ONE) {
+            Ok(r) => Some(r.mode),
+            Err(message) => {
+                self.err(mode, message);
+                None
+            }
+        };
+        let s = self.decimal(step, "rounding step")?;
+        if let Err(message) = self.rounding_of("half-up", s) {
+            self.err(step, message);
+            return None;
+        }
+        Some(Rounding { mode: m?, step: s })
+    }
+
+    /// A rounding rule from a mode's name and a step.
+    pub(super) fn rounding_of(&self, mode: &str, step: Decimal) -> Result<Rounding, String> {
+        let mode = match mode {
+            "half-up" => RoundingMode::HalfUp,
+            "half-even" => RoundingMode::HalfEven,
+            "up" => RoundingMode::Up,
+            "down" => RoundingMode::Down,
+            other => {
+                return Err(format!(
+                    "rounding mode {other:?} is not one of half-up, half-even, up, down"
+                ));
+            }
+        };
+        if step <= Decimal::ZERO {
+            return Err(format!(
+                "rounding step must be positive (0.01 for cents, 1 for whole units, 0.05 for nickels), got {step}"
+            ));
+        }
+        Ok(Rounding { mode, step })
+    }
+
     fn line_col(&self, offset: usize) -> (usize, usize) {
         let before = &self.text[..offset.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
@@ -106,7 +177,7 @@ impl Cx<'_> {
         (line, column)
     }
 
-    fn err<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
+    pub(super) fn err<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
         let (line, column) = self.line_col(at.span().start);
         self.errors.push(PlanError {
             file: self.file.to_path_buf(),
@@ -116,7 +187,7 @@ impl Cx<'_> {
         });
     }
 
-    fn decimal(&mut self, s: &Spanned<String>, what: &str) -> Option<Decimal> {
+    pub(super) fn decimal(&mut self, s: &Spanned<String>, what: &str) -> Option<Decimal> {
         match Decimal::from_str_exact(s.get_ref().trim()) {
             Ok(d) => Some(d),
             Err(_) => {
@@ -188,43 +259,53 @@ impl Cx<'_> {
         }
         let rounding = self.rounding(&raw);
         let proration = self.proration(&raw);
-        let inputs = self.inputs(&raw);
+        let (inputs, groups) = self.inputs(&raw);
         let input_ids: BTreeMap<&str, InputId> = inputs
             .iter()
             .enumerate()
             .map(|(i, d)| (&*d.name, i))
             .collect();
-        let (tables, table_ids, failed_tables) = self.tables(&raw, &inputs, &input_ids);
-        let names = Names {
-            inputs: &inputs,
-            input_ids: &input_ids,
-            table_ids: &table_ids,
-            failed_tables: &failed_tables,
-        };
+        let mut names = Names::new(self, &raw, &inputs);
         let technical = self.technical(&raw);
         let mut perils = Vec::new();
         let mut fallback = None;
         for (name, peril) in &raw.perils {
-            let calc = self.calc(&names, name.get_ref(), &peril.steps);
-            let tech = match (&technical, &peril.technical_steps) {
-                (Some(Technical::Calc), Some(steps)) => {
-                    self.calc(&names, name.get_ref(), steps).map(Box::new)
-                }
-                (Some(Technical::Calc), None) => {
+            let calc = self.peril_calc(
+                &mut names,
+                &inputs,
+                &input_ids,
+                name,
+                peril.steps.as_deref(),
+                peril.premium.as_ref(),
+                "premium",
+            );
+            let tech = match (&technical, &peril.technical_steps, &peril.technical) {
+                (Some(Technical::Calc), steps, expr) if steps.is_some() != expr.is_some() => self
+                    .peril_calc(
+                        &mut names,
+                        &inputs,
+                        &input_ids,
+                        name,
+                        steps.as_deref(),
+                        expr.as_ref(),
+                        "technical premium",
+                    )
+                    .map(Box::new),
+                (Some(Technical::Calc), _, _) => {
                     self.err(
                         name,
                         format!(
-                            "peril `{}` needs `technical_steps`: outputs.technical = \"steps\"",
+                            "peril `{}` needs its technical premium: `technical_steps` or `technical = \"expression\"` (outputs.technical = \"steps\")",
                             name.get_ref()
                         ),
                     );
                     None
                 }
-                (_, Some(_)) => {
-                    self.err(name, format!("peril `{}` has `technical_steps` but outputs.technical is not \"steps\"", name.get_ref()));
+                (_, None, None) => None,
+                _ => {
+                    self.err(name, format!("peril `{}` has a technical premium but outputs.technical is not \"steps\"", name.get_ref()));
                     None
                 }
-                (_, None) => None,
             };
             if let Some(mut calc) = calc {
                 calc.technical = tech;
@@ -243,73 +324,208 @@ impl Cx<'_> {
                 message: "the plan prices no perils: add a [perils.NAME] section (or [perils.\"*\"] for all)".into(),
             });
         }
-        let commissions = raw.outputs.commissions.as_ref().map(|list| {
-            list.iter()
-                .filter_map(|c| {
-                    let ratio = self.decimal(&c.ratio, "commission ratio")?;
-                    Some(CommissionDef {
-                        recipient: c.recipient.get_ref().as_str().into(),
-                        ratio,
-                    })
-                })
-                .collect()
-        });
+        let commissions = self.commissions(&raw, &mut names, rounding.as_ref().map(|r| r.3));
+        let (values, tables) = names.finish(self);
+        let values: Vec<_> = values
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default();
+        let (tables, table_refs): (Vec<_>, Vec<_>) =
+            match tables.into_iter().collect::<Option<Vec<_>>>() {
+                Some(t) => t.into_iter().unzip(),
+                None => (Vec::new(), Vec::new()),
+            };
+        let (_, yearly_rounding, exact_rounding, _, technical_rounding) = rounding?;
         let outputs = Outputs {
             technical,
             exact: raw.outputs.exact_premium,
             commissions,
+            yearly_rounding,
+            exact_rounding,
+            technical_rounding,
+        };
+        let line = match &raw.plan.line {
+            Some(l) if l.get_ref().trim().is_empty() => {
+                self.err(
+                    l,
+                    "line must not be empty (leave it out to use the plan id)",
+                );
+                id.clone()
+            }
+            Some(l) => l.get_ref().trim().to_owned(),
+            None => id.clone(),
         };
         Some(Plan {
             id: id.into(),
+            line: line.into(),
+            auto_select: raw.plan.auto_select.unwrap_or(true),
             version: raw.plan.version.get_ref().as_str().into(),
             product: raw.plan.product.get_ref().as_str().into(),
             effective_from: from?,
             effective_to: to,
             inputs,
             tables,
+            table_refs,
+            values,
+            groups,
             perils,
             fallback,
-            rounding: rounding?,
             outputs,
             proration: proration?,
         })
     }
 
-    fn rounding(&mut self, raw: &RawPlan) -> Option<Rounding> {
-        let mode = match raw.rounding.mode.get_ref().as_str() {
-            "half-up" => Some(RoundingMode::HalfUp),
-            "half-even" => Some(RoundingMode::HalfEven),
-            "up" => Some(RoundingMode::Up),
-            "down" => Some(RoundingMode::Down),
-            other => {
+    /// A peril's premium: `steps`, or a `premium` expression (one of them).
+    #[allow(clippy::too_many_arguments)]
+    fn peril_calc(
+        &mut self,
+        names: &mut Names<'_>,
+        inputs: &[InputDef],
+        input_ids: &BTreeMap<&str, InputId>,
+        name: &Spanned<String>,
+        steps: Option<&[Spanned<RawStep>]>,
+        premium: Option<&Spanned<String>>,
+        what: &str,
+    ) -> Option<Calc> {
+        match (steps, premium) {
+            (Some(steps), None) => {
+                let refs = StepNames {
+                    inputs,
+                    input_ids,
+                    names,
+                };
+                self.calc(refs, name.get_ref(), steps)
+            }
+            (None, Some(p)) => {
+                let expr = names.compile_top(
+                    self,
+                    p,
+                    Ty::Number,
+                    &format!("peril `{}`'s {what}", name.get_ref()),
+                )?;
+                Some(Calc {
+                    body: Body::Expr(expr),
+                    uses: Box::new([]),
+                    technical: None,
+                })
+            }
+            (Some(_), Some(p)) => {
                 self.err(
-                    &raw.rounding.mode,
-                    format!("rounding mode {other:?} is not one of half-up, half-even, up, down"),
+                    p,
+                    format!(
+                        "peril `{}`: give `steps` or a `{what}` expression, not both",
+                        name.get_ref()
+                    ),
                 );
                 None
             }
-        };
-        let step = self.decimal(&raw.rounding.step, "rounding step");
-        if let Some(s) = step
-            && s <= Decimal::ZERO
-        {
-            self.err(&raw.rounding.step, format!("rounding step must be positive (0.01 for cents, 1 for whole units, 0.05 for nickels), got {s}"));
-            return None;
+            (None, None) => {
+                self.err(
+                    name,
+                    format!(
+                        "peril `{}` needs `premium = \"expression\"` or `steps = [...]`",
+                        name.get_ref()
+                    ),
+                );
+                None
+            }
         }
-        Some(Rounding {
-            mode: mode?,
-            step: step?,
-        })
+    }
+
+    fn commissions(
+        &mut self,
+        raw: &RawPlan,
+        names: &mut Names<'_>,
+        default: Option<Rounding>,
+    ) -> Option<Vec<CommissionDef>> {
+        let list = raw.outputs.commissions.as_ref()?;
+        let mut out = Vec::new();
+        for c in list {
+            let recipient = match (&c.recipient, &c.recipient_from) {
+                (Some(r), None) => Some(Recipient::Fixed(r.get_ref().as_str().into())),
+                (None, Some(from)) => names
+                    .compile_top(self, from, Ty::Text, "a commission's recipient")
+                    .map(Recipient::Of),
+                _ => {
+                    self.err(&c.ratio, "a commission names its recipient: `recipient = \"agent\"` or `recipient_from = \"expression\"` (one of them)");
+                    None
+                }
+            };
+            let ratio = names.compile_top(self, &c.ratio, Ty::Number, "a commission's ratio");
+            let when = match &c.when {
+                Some(w) => names
+                    .compile_top(self, w, Ty::Bool, "a commission's condition")
+                    .map(Some),
+                None => Some(None),
+            };
+            let exact = match c.amount.as_ref().map(|a| a.get_ref().as_str()) {
+                None | Some("yearly") => Some(false),
+                Some("exact") => {
+                    if !raw.outputs.exact_premium {
+                        self.err(c.amount.as_ref().expect("matched"), "`amount = \"exact\"` needs `exact_premium = true`: it is a share of exactPremium");
+                    }
+                    Some(true)
+                }
+                Some(other) => {
+                    self.err(c.amount.as_ref().expect("matched"), format!("commission amount {other:?} is not one of yearly (yearlyAmount), exact (exactAmount)"));
+                    None
+                }
+            };
+            let rounding = match &c.rounding {
+                Some(r) => self.rule(r),
+                None => default,
+            };
+            if let (Some(recipient), Some(ratio), Some(when), Some(exact), Some(rounding)) =
+                (recipient, ratio, when, exact, rounding)
+            {
+                out.push(CommissionDef {
+                    recipient,
+                    ratio,
+                    when,
+                    exact,
+                    rounding,
+                });
+            }
+        }
+        Some(out)
+    }
+
+    /// The default rule and each output's: (default, yearly, exact, commission, technical).
+    fn rounding(
+        &mut self,
+        raw: &RawPlan,
+    ) -> Option<(Rounding, Rounding, Rounding, Rounding, Rounding)> {
+        // Cents, half up: what every rate manual here asks for unless it says otherwise.
+        let cents = Rounding {
+            mode: RoundingMode::HalfUp,
+            step: Decimal::new(1, 2),
+        };
+        let Some(r) = &raw.rounding else {
+            return Some((cents, cents, cents, cents, cents));
+        };
+        let default = self.rule_of(&r.mode, &r.step);
+        let mut each = |rule: &Option<super::raw::RawRule>| match rule {
+            Some(rule) => self.rule(rule),
+            None => default,
+        };
+        let yearly = each(&r.yearly);
+        let exact = each(&r.exact);
+        let commission = each(&r.commission);
+        let technical = each(&r.technical);
+        Some((default?, yearly?, exact?, commission?, technical?))
     }
 
     fn method(&mut self, s: &Spanned<String>) -> Option<Method> {
         match s.get_ref().as_str() {
             "months" => Some(Method::Months),
             "whole-days" => Some(Method::WholeDays),
+            "calendar-days" => Some(Method::CalendarDays),
             other => {
                 self.err(
                     s,
-                    format!("proration method {other:?} is not one of months, whole-days"),
+                    format!(
+                        "proration method {other:?} is not one of months, whole-days, calendar-days"
+                    ),
                 );
                 None
             }
@@ -360,50 +576,114 @@ impl Cx<'_> {
         }
     }
 
-    fn inputs(&mut self, raw: &RawPlan) -> Vec<InputDef> {
+    fn inputs(&mut self, raw: &RawPlan) -> (Vec<InputDef>, Vec<GroupDef>) {
         let mut out = Vec::new();
+        let mut groups: Vec<GroupDef> = Vec::new();
         for (name, input) in &raw.inputs {
             let ty = match input.ty.get_ref().as_str() {
                 "decimal" => InputType::Decimal,
                 "integer" => InputType::Integer,
                 "text" => InputType::Text,
+                "date" => InputType::Date,
                 other => {
                     self.err(
                         &input.ty,
-                        format!("input type {other:?} is not one of decimal, integer, text"),
+                        format!("input type {other:?} is not one of decimal, integer, text, date"),
                     );
                     continue;
                 }
             };
-            let source = match (&input.level, &input.builtin) {
-                (Some(level), None) => {
-                    let level = match level.get_ref().as_str() {
-                        "policy" => Level::Policy,
-                        "exposure" => Level::Exposure,
-                        "peril" => Level::Peril,
-                        other => {
+            let level = match &input.level {
+                None => None,
+                Some(level) => match level.get_ref().as_str() {
+                    "policy" => Some(Level::Policy),
+                    "exposure" => Some(Level::Exposure),
+                    "peril" => Some(Level::Peril),
+                    other => {
+                        self.err(
+                            level,
+                            format!("level {other:?} is not one of policy, exposure, peril"),
+                        );
+                        continue;
+                    }
+                },
+            };
+            let field = input
+                .field
+                .as_ref()
+                .map_or(name.get_ref().as_str(), |f| f.get_ref().as_str());
+            let mut group_id = None;
+            let source = match (level, &input.builtin, &input.group) {
+                (level, None, Some(group)) => {
+                    // A member field: the group field sits on the policy unless `level` says.
+                    let level = level.unwrap_or(Level::Policy);
+                    if level == Level::Peril {
+                        self.err(
+                            group,
+                            "field groups are read from policy or exposure characteristics, not perils",
+                        );
+                        continue;
+                    }
+                    let g = match groups.iter().position(|g| *g.name == **group.get_ref()) {
+                        Some(g) if groups[g].level != level => {
                             self.err(
-                                level,
-                                format!("level {other:?} is not one of policy, exposure, peril"),
+                                group,
+                                format!(
+                                    "field group `{}` is read at two levels ({} and {})",
+                                    group.get_ref(),
+                                    groups[g].level.as_str(),
+                                    level.as_str()
+                                ),
                             );
                             continue;
                         }
+                        Some(g) => g,
+                        None => {
+                            groups.push(GroupDef {
+                                name: group.get_ref().as_str().into(),
+                                level,
+                            });
+                            groups.len() - 1
+                        }
                     };
-                    let field = input
-                        .field
-                        .as_ref()
-                        .map_or(name.get_ref().as_str(), |f| f.get_ref().as_str());
-                    Source::Field {
+                    group_id = Some(g);
+                    Source::Member {
                         level,
+                        group: group.get_ref().as_str().into(),
                         name: field.into(),
                     }
                 }
-                (None, Some(b)) => {
+                (Some(level), None, None) => Source::Field {
+                    level,
+                    name: field.into(),
+                },
+                (None, Some(b), None) => {
                     if let Some(f) = &input.field {
                         self.err(f, "a builtin input has no `field`");
                     }
                     match Builtin::parse(b.get_ref()) {
-                        Some(b) => Source::Builtin(b),
+                        Some(builtin) => {
+                            let timestamp = matches!(
+                                builtin,
+                                Builtin::CoverageStart
+                                    | Builtin::CoverageEnd
+                                    | Builtin::PolicyStart
+                                    | Builtin::PolicyEnd
+                            );
+                            if builtin == Builtin::RatingDate && ty != InputType::Date {
+                                self.err(
+                                    &input.ty,
+                                    "the builtin `ratingDate` is a date: `type = \"date\"`",
+                                );
+                                continue;
+                            }
+                            if ty == InputType::Date && !timestamp && builtin != Builtin::RatingDate
+                            {
+                                self.err(&input.ty, format!("builtin `{}` is not a timestamp; only timestamps and `ratingDate` are read as dates", b.get_ref()));
+                                continue;
+                            }
+                            Source::Builtin(builtin)
+                        }
                         None => {
                             let all: Vec<&str> = Builtin::ALL.iter().map(|b| b.as_str()).collect();
                             self.err(
@@ -418,21 +698,21 @@ impl Cx<'_> {
                         }
                     }
                 }
-                (Some(level), Some(_)) => {
+                (_, Some(b), _) => {
                     self.err(
-                        level,
+                        b,
                         format!(
-                            "input `{}` has both `level` and `builtin`: give one",
+                            "input `{}` has `builtin` and also `level` or `group`: give one",
                             name.get_ref()
                         ),
                     );
                     continue;
                 }
-                (None, None) => {
+                (None, None, None) => {
                     self.err(
                         name,
                         format!(
-                            "input `{}` needs `level` (policy, exposure, peril) or `builtin`",
+                            "input `{}` needs `level` (policy, exposure, peril), `group` (a field group's member field) or `builtin`",
                             name.get_ref()
                         ),
                     );
@@ -453,144 +733,19 @@ impl Cx<'_> {
                 ty,
                 required: input.required.unwrap_or(true),
                 default: input.default.as_ref().map(|d| d.get_ref().trim().into()),
+                group: group_id,
             });
         }
-        out
+        (out, groups)
     }
 
-    fn tables(
+    fn calc(
         &mut self,
-        raw: &RawPlan,
-        inputs: &[InputDef],
-        input_ids: &BTreeMap<&str, InputId>,
-    ) -> (Vec<super::Table>, TableIds, BTreeSet<String>) {
-        let mut tables = Vec::new();
-        let mut ids = BTreeMap::new();
-        // Tables whose own errors are already reported: steps naming them add no second error.
-        let mut failed = BTreeSet::new();
-        for (name, t) in &raw.tables {
-            let mut decls = Vec::new();
-            let mut key_inputs = Vec::new();
-            let mut ok = true;
-            for key in &t.keys {
-                match self.key(key, inputs, input_ids) {
-                    Some((decl, id)) => {
-                        decls.push(decl);
-                        key_inputs.push(id);
-                    }
-                    None => ok = false,
-                }
-            }
-            if t.keys.is_empty() {
-                self.err(
-                    name,
-                    format!("table `{}` needs at least one key", name.get_ref()),
-                );
-                ok = false;
-            }
-            let default = match &t.default {
-                Some(d) => match self.decimal(d, "table default") {
-                    Some(d) => Some(d),
-                    None => {
-                        ok = false;
-                        None
-                    }
-                },
-                None => None,
-            };
-            let file = t.file.get_ref();
-            if file.contains("..") || Path::new(file).is_absolute() {
-                self.err(
-                    &t.file,
-                    format!("table file {file:?} must be a file inside the plan folder"),
-                );
-                continue;
-            }
-            if !ok {
-                failed.insert(name.get_ref().clone());
-                continue;
-            }
-            match load_table(
-                name.get_ref(),
-                &self.dir.join(file),
-                &decls,
-                t.value.get_ref(),
-                default,
-            ) {
-                Ok(table) => {
-                    ids.insert(
-                        name.get_ref().clone(),
-                        (tables.len(), key_inputs.into_boxed_slice()),
-                    );
-                    tables.push(table);
-                }
-                Err(errs) => {
-                    self.errors.extend(errs);
-                    failed.insert(name.get_ref().clone());
-                }
-            }
-        }
-        (tables, ids, failed)
-    }
-
-    fn key<'k>(
-        &mut self,
-        key: &'k RawKey,
-        inputs: &[InputDef],
-        input_ids: &BTreeMap<&str, InputId>,
-    ) -> Option<(KeyDecl<'k>, InputId)> {
-        let Some(&id) = input_ids.get(key.input.get_ref().as_str()) else {
-            self.err(
-                &key.input,
-                format!("table key names unknown input `{}`", key.input.get_ref()),
-            );
-            return None;
-        };
-        let numeric = inputs[id].ty != InputType::Text;
-        match (&key.column, &key.from, &key.to) {
-            (Some(c), None, None) => Some((
-                KeyDecl {
-                    kind: if numeric {
-                        KeyKind::Number
-                    } else {
-                        KeyKind::Text
-                    },
-                    column: c.get_ref(),
-                    to: None,
-                },
-                id,
-            )),
-            (None, Some(f), Some(t)) => {
-                if !numeric {
-                    self.err(
-                        &key.input,
-                        format!(
-                            "band key input `{}` must be decimal or integer, not text",
-                            key.input.get_ref()
-                        ),
-                    );
-                    return None;
-                }
-                Some((
-                    KeyDecl {
-                        kind: KeyKind::Band,
-                        column: f.get_ref(),
-                        to: Some(t.get_ref()),
-                    },
-                    id,
-                ))
-            }
-            _ => {
-                self.err(
-                    &key.input,
-                    "a table key is either `column = \"...\"` (exact) or `from` and `to` (a band)",
-                );
-                None
-            }
-        }
-    }
-
-    fn calc(&mut self, names: &Names<'_>, peril: &str, steps: &[Spanned<RawStep>]) -> Option<Calc> {
+        mut names: StepNames<'_, '_>,
+        peril: &str,
+        steps: &[Spanned<RawStep>],
+    ) -> Option<Calc> {
+        let names = &mut names;
         let mut out = Vec::new();
         let mut uses = Vec::new();
         let mut ok = true;
@@ -628,7 +783,7 @@ impl Cx<'_> {
         uses.sort_unstable();
         uses.dedup();
         ok.then(|| Calc {
-            steps: out,
+            body: Body::Steps(out),
             uses: uses.into_boxed_slice(),
             technical: None,
         })
@@ -636,7 +791,7 @@ impl Cx<'_> {
 
     fn step(
         &mut self,
-        names: &Names<'_>,
+        names: &mut StepNames<'_, '_>,
         step: &Spanned<RawStep>,
         uses: &mut Vec<InputId>,
     ) -> Option<CalcStep> {
@@ -646,19 +801,11 @@ impl Cx<'_> {
             None => None,
         };
         let op = s.op.get_ref().as_str();
-        let second = |cx: &mut Self, uses: &mut Vec<InputId>| -> Option<Option<Operand>> {
-            cx.operand(
-                names,
-                step,
-                (&s.times, &s.times_input, &s.times_table),
-                uses,
-                false,
-            )
-        };
+        let times = (&s.times, &s.times_input, &s.times_table);
         let step_kind = match op {
             "base" | "add" => {
                 let a = self.operand(names, step, (&s.value, &s.input, &s.table), uses, true)??;
-                let b = second(self, uses)?;
+                let b = self.operand(names, step, times, uses, false)?;
                 if op == "base" {
                     Step::Base(a, b)
                 } else {
@@ -704,7 +851,7 @@ impl Cx<'_> {
                     );
                     return None;
                 }
-                let Some(factor) = second(self, uses)? else {
+                let Some(factor) = self.operand(names, step, times, uses, false)? else {
                     self.err(
                         step,
                         "`add_excess` needs a `times` factor (or `times_input`, `times_table`)",
@@ -736,7 +883,7 @@ impl Cx<'_> {
     /// Reads one operand from its three spellings; exactly one must be given when `required`.
     fn operand(
         &mut self,
-        names: &Names<'_>,
+        names: &mut StepNames<'_, '_>,
         step: &Spanned<RawStep>,
         (value, input, table): OperandFields<'_>,
         uses: &mut Vec<InputId>,
@@ -754,11 +901,13 @@ impl Cx<'_> {
             return Some(Some(Operand::Input(self.numeric_input(names, i, uses)?)));
         }
         if let Some(t) = table {
-            let Some((id, keys)) = names.table_ids.get(t.get_ref().as_str()) else {
-                if names.failed_tables.contains(t.get_ref()) {
-                    return None;
-                }
-                let known: Vec<&str> = names.table_ids.keys().map(String::as_str).collect();
+            let Some(&id) = names.names.tables_by_name.get(t.get_ref().as_str()) else {
+                let known: Vec<&str> = names
+                    .names
+                    .tables_by_name
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
                 self.err(
                     t,
                     format!(
@@ -769,11 +918,21 @@ impl Cx<'_> {
                 );
                 return None;
             };
-            uses.extend(keys.iter().copied());
-            return Some(Some(Operand::Table {
-                table: *id,
-                keys: keys.clone(),
+            // A table whose own errors are reported adds no second error here.
+            let (_, group) = names.names.info(self, Ref::Table(id))?;
+            if group.is_some() {
+                self.err(t, format!("table `{}` is keyed by a field group's member fields: use it inside max_over(...) in an expression", t.get_ref()));
+                return None;
+            }
+            let refs = names.names.table_refs(id)?;
+            uses.extend(refs.keys.iter().filter_map(|k| match k {
+                Ref::Input(i) => Some(*i),
+                _ => None,
             }));
+            if let Some(Ref::Input(i)) = refs.column {
+                uses.push(i);
+            }
+            return Some(Some(Operand::Table(id)));
         }
         if required {
             self.err(
@@ -788,7 +947,11 @@ impl Cx<'_> {
         Some(None)
     }
 
-    fn input_id(&mut self, names: &Names<'_>, name: &Spanned<String>) -> Option<InputId> {
+    fn input_id(
+        &mut self,
+        names: &mut StepNames<'_, '_>,
+        name: &Spanned<String>,
+    ) -> Option<InputId> {
         match names.input_ids.get(name.get_ref().as_str()) {
             Some(&id) => Some(id),
             None => {
@@ -808,27 +971,41 @@ impl Cx<'_> {
 
     fn numeric_input(
         &mut self,
-        names: &Names<'_>,
+        names: &mut StepNames<'_, '_>,
         name: &Spanned<String>,
         uses: &mut Vec<InputId>,
     ) -> Option<InputId> {
         let id = self.input_id(names, name)?;
-        if names.inputs[id].ty == InputType::Text {
+        if matches!(names.inputs[id].ty, InputType::Text | InputType::Date) {
             self.err(
                 name,
                 format!(
-                    "input `{}` is text; arithmetic needs a decimal or integer input",
-                    name.get_ref()
+                    "input `{}` is {}; arithmetic needs a decimal or integer input",
+                    name.get_ref(),
+                    names.inputs[id].ty.ty().as_str()
                 ),
             );
+            return None;
+        }
+        if names.inputs[id].group.is_some() {
+            self.err(name, format!("input `{}` is a field group's member field: steps read one value per characteristic; use an expression with max_over(...)", name.get_ref()));
             return None;
         }
         uses.push(id);
         Some(id)
     }
 
-    fn when(&mut self, names: &Names<'_>, w: &RawWhen, uses: &mut Vec<InputId>) -> Option<Cond> {
+    fn when(
+        &mut self,
+        names: &mut StepNames<'_, '_>,
+        w: &RawWhen,
+        uses: &mut Vec<InputId>,
+    ) -> Option<Cond> {
         let id = self.input_id(names, &w.input)?;
+        if names.inputs[id].group.is_some() || names.inputs[id].ty == InputType::Date {
+            self.err(&w.input, format!("input `{}` cannot be tested in a step's `when` (a member field or a date): use an expression", w.input.get_ref()));
+            return None;
+        }
         uses.push(id);
         let ty = names.inputs[id].ty;
         let given = [
@@ -933,14 +1110,11 @@ type OperandFields<'s> = (
     &'s Option<Spanned<String>>,
 );
 
-/// Table name -> its index and the inputs feeding its keys.
-type TableIds = BTreeMap<String, (TableId, Box<[InputId]>)>;
-
-struct Names<'a> {
-    inputs: &'a [InputDef],
-    input_ids: &'a BTreeMap<&'a str, InputId>,
-    table_ids: &'a BTreeMap<String, (TableId, Box<[InputId]>)>,
-    failed_tables: &'a BTreeSet<String>,
+/// What steps need to resolve names: the inputs, and the plan's other names.
+struct StepNames<'n, 'r> {
+    inputs: &'n [InputDef],
+    input_ids: &'n BTreeMap<&'n str, InputId>,
+    names: &'n mut Names<'r>,
 }
 
 /// Parses a raw value as an input type; `None` when it does not fit.
@@ -955,5 +1129,6 @@ pub(crate) fn parse_value(ty: InputType, raw: &str) -> Option<crate::engine::Val
             .ok()
             .filter(|d| d.fract().is_zero())
             .map(crate::engine::Value::Number),
+        InputType::Date => raw.parse::<Date>().ok().map(crate::engine::Value::Date),
     }
 }

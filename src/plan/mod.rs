@@ -6,11 +6,16 @@
 //! tables become hashed or sorted lookups, so rating does lookups, never string parsing.
 //!
 //! - `raw`: the plan file exactly as serde reads it, with source spans.
-//! - `table`: CSV tables and their indexes (exact keys, bands, defaults).
-//! - `load`: validation, raw -> [`Plan`], with located errors.
+//! - `expr`: the expression language's text: tokens and syntax tree.
+//! - `table`: CSV tables and their indexes (exact keys, bands, prefixes, interpolation,
+//!   matrices, defaults).
+//! - `load`: validation, raw -> [`Plan`], with located errors; names resolved, expressions
+//!   type-checked, cycles refused.
 //! - `select`: which bound plan prices a tenant's request.
 
+mod compile;
 mod error;
+mod expr;
 mod load;
 mod raw;
 mod select;
@@ -25,19 +30,196 @@ pub use error::{PlanError, PlanErrors};
 pub(crate) use load::parse_value;
 pub use load::{PLAN_FILE, load_dir, load_plan};
 pub use select::{ProductMapping, SelectError, Selector};
-pub use table::{Lookup, Table};
+pub use table::{KeyKind, Lookup, Table};
 
-use crate::engine::{Method, Rounding, Source};
+use crate::engine::{Level, Method, Rounding, Source};
 
 /// Index of an input in [`Plan::inputs`].
 pub type InputId = usize;
 /// Index of a table in [`Plan::tables`].
 pub type TableId = usize;
+/// Index of a named value in [`Plan::values`].
+pub type ValueId = usize;
+/// Index of a field group in [`Plan::groups`].
+pub type GroupId = usize;
+
+/// A name in a plan: an input, a named value or a table (one namespace).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ref {
+    /// An input.
+    Input(InputId),
+    /// A named value.
+    Value(ValueId),
+    /// A table's value at the row its keys select.
+    Table(TableId),
+}
+
+/// The type of a value in an expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    /// A decimal number (money, factors, counts).
+    Number,
+    /// Text.
+    Text,
+    /// A calendar date.
+    Date,
+    /// A condition's truth.
+    Bool,
+}
+
+impl Ty {
+    /// The type's name in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ty::Number => "a number",
+            Ty::Text => "text",
+            Ty::Date => "a date",
+            Ty::Bool => "a condition",
+        }
+    }
+}
+
+/// A field group the plan reads members of: `fieldValues[name]` at `level` lists the
+/// members' locators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupDef {
+    /// The group field's name in the plan (a tenant mapping may rename it).
+    pub name: Box<str>,
+    /// The level of the characteristic holding it.
+    pub level: Level,
+}
+
+/// A named value: computed once per peril characteristic when first needed, or once per
+/// member inside an aggregate when it reads a member field (`group`).
+#[derive(Clone, Debug)]
+pub struct ValueDef {
+    /// Its name.
+    pub name: Box<str>,
+    /// How it is computed.
+    pub expr: Expr,
+    /// Its type.
+    pub ty: Ty,
+    /// The field group whose members it reads, if any: then it only exists per member.
+    pub group: Option<GroupId>,
+}
+
+/// What feeds a table's lookup: one name per key, and the value column.
+#[derive(Clone, Debug)]
+pub struct TableRefs {
+    /// One per key column, in order.
+    pub keys: Box<[Ref]>,
+    /// A matrix's value column is named by this text value; `None`: the one value column.
+    pub column: Option<Ref>,
+    /// Rounding applied to every value the table gives (an interpolated factor's digits).
+    pub round: Option<Rounding>,
+    /// The field group whose members its keys read, if any.
+    pub group: Option<GroupId>,
+}
+
+/// An aggregate over a field group's members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Agg {
+    /// The largest value.
+    Max,
+    /// The smallest value.
+    Min,
+    /// The sum (0 over no member).
+    Sum,
+    /// How many members pass the filter.
+    Count,
+    /// The first member's value, in list order.
+    First,
+}
+
+impl Agg {
+    /// The function's name in plan files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agg::Max => "max_over",
+            Agg::Min => "min_over",
+            Agg::Sum => "sum_over",
+            Agg::Count => "count_over",
+            Agg::First => "first_over",
+        }
+    }
+}
+
+/// Arithmetic operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arith {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+}
+
+/// A compiled, type-checked expression. Built once at load; evaluated by the engine.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    /// A number literal.
+    Num(Decimal),
+    /// A text literal.
+    Text(Box<str>),
+    /// A date literal (`date('2026-01-01')`).
+    Date(Date),
+    /// An input, named value or table.
+    Ref(Ref),
+    /// `-x`.
+    Neg(Box<Expr>),
+    /// `a op b` on numbers.
+    Arith(Arith, Box<Expr>, Box<Expr>),
+    /// `a op b`: numbers or dates ordered; any same-typed values equal or not.
+    Compare(CmpOp, Box<Expr>, Box<Expr>),
+    /// `x in (...)` (`negated`: `not in`).
+    In(Box<Expr>, Box<[Expr]>, bool),
+    /// `a and b` (short-circuit).
+    And(Box<Expr>, Box<Expr>),
+    /// `a or b` (short-circuit).
+    Or(Box<Expr>, Box<Expr>),
+    /// `not x`.
+    Not(Box<Expr>),
+    /// `if(cond, then, else)`: only the branch taken is evaluated.
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `min(a, b, ...)`.
+    Min(Box<[Expr]>),
+    /// `max(a, b, ...)`.
+    Max(Box<[Expr]>),
+    /// `round(x, step[, mode])`: an intermediate rounding.
+    Round(Box<Expr>, Rounding),
+    /// `years_between(from, to)`: whole years, a birthday not yet reached not counted.
+    YearsBetween(Box<Expr>, Box<Expr>),
+    /// `year(date)`.
+    Year(Box<Expr>),
+    /// `present(input)`: whether an optional input has a value.
+    Present(InputId),
+    /// `count_exposures('name')`: the policy's exposures of that name.
+    CountExposures(Box<str>),
+    /// `max_over(group, x[, filter])` and the other aggregates.
+    Aggregate {
+        /// Which aggregate.
+        agg: Agg,
+        /// Over which group's members.
+        group: GroupId,
+        /// The per-member value (`None` for `count_over`).
+        of: Option<Box<Expr>>,
+        /// Members for which this does not hold are left out.
+        filter: Option<Box<Expr>>,
+    },
+}
 
 /// A loaded, validated, indexed rate plan. Immutable after load.
 #[derive(Debug)]
 pub struct Plan {
     pub(crate) id: Box<str>,
+    /// The product line (`[plan] line`, default: the id): `settings.ratePlan` names a line,
+    /// and its editions are chosen by the term start like any product's plans.
+    pub(crate) line: Box<str>,
+    /// Whether selection by product (no `ratePlan`) may choose this plan.
+    pub(crate) auto_select: bool,
     pub(crate) version: Box<str>,
     pub(crate) product: Box<str>,
     pub(crate) effective_from: Date,
@@ -45,11 +227,14 @@ pub struct Plan {
     pub(crate) effective_to: Option<Date>,
     pub(crate) inputs: Vec<InputDef>,
     pub(crate) tables: Vec<Table>,
+    /// What feeds each table, indexed like `tables`.
+    pub(crate) table_refs: Vec<TableRefs>,
+    pub(crate) values: Vec<ValueDef>,
+    pub(crate) groups: Vec<GroupDef>,
     /// Per peril name, its calculation; sorted by name for binary search.
     pub(crate) perils: Vec<(Box<str>, Calc)>,
     /// The calculation for perils the plan does not list, if the plan wants one.
     pub(crate) fallback: Option<Calc>,
-    pub(crate) rounding: Rounding,
     pub(crate) outputs: Outputs,
     pub(crate) proration: Proration,
 }
@@ -58,6 +243,14 @@ impl Plan {
     /// The plan id: its folder name.
     pub fn id(&self) -> &str {
         &self.id
+    }
+    /// The product line `settings.ratePlan` names (the id unless the plan says otherwise).
+    pub fn line(&self) -> &str {
+        &self.line
+    }
+    /// The plan's named values.
+    pub fn values(&self) -> &[ValueDef] {
+        &self.values
     }
     /// The plan's version string, echoed in traces.
     pub fn version(&self) -> &str {
@@ -106,6 +299,8 @@ pub enum InputType {
     Integer,
     /// Text, compared exactly (after trimming surrounding white space).
     Text,
+    /// A calendar date: `YYYY-MM-DD`, or epoch milliseconds taken in `tenantTimeZone`.
+    Date,
 }
 
 impl InputType {
@@ -115,6 +310,16 @@ impl InputType {
             InputType::Decimal => "a decimal number",
             InputType::Integer => "a whole number",
             InputType::Text => "text",
+            InputType::Date => "a date YYYY-MM-DD (or epoch milliseconds)",
+        }
+    }
+
+    /// The expression type of its values.
+    pub fn ty(self) -> Ty {
+        match self {
+            InputType::Decimal | InputType::Integer => Ty::Number,
+            InputType::Text => Ty::Text,
+            InputType::Date => Ty::Date,
         }
     }
 }
@@ -133,6 +338,8 @@ pub struct InputDef {
     pub required: bool,
     /// The raw default used when the value is missing (parsed and checked at load).
     pub default: Option<Box<str>>,
+    /// For a member field of a field group, the group.
+    pub group: Option<GroupId>,
 }
 
 /// An operand: a constant, an input, or a table lookup keyed by inputs.
@@ -142,13 +349,8 @@ pub enum Operand {
     Const(Decimal),
     /// An input's numeric value.
     Input(InputId),
-    /// A table's value at the row the inputs select.
-    Table {
-        /// The table.
-        table: TableId,
-        /// One input per key column, in the table's key order.
-        keys: Box<[InputId]>,
-    },
+    /// A table's value at the row its keys select.
+    Table(TableId),
 }
 
 /// A condition on an input's value.
@@ -171,9 +373,13 @@ pub enum CondValue {
     Number(Decimal),
 }
 
-/// A numeric comparison.
+/// A comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
     /// `>`
     Gt,
     /// `>=`
@@ -219,12 +425,22 @@ pub struct CalcStep {
     pub label: Box<str>,
 }
 
-/// A peril's ordered calculation, with the inputs it uses.
+/// How a peril's premium is computed.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// Ordered steps on a running premium.
+    Steps(Vec<CalcStep>),
+    /// One expression (`premium = "..."`), usually a named value shared by several perils.
+    Expr(Expr),
+}
+
+/// A peril's calculation, with the inputs it uses.
 #[derive(Clone, Debug)]
 pub struct Calc {
-    /// The steps in order.
-    pub steps: Vec<CalcStep>,
-    /// The sorted, deduplicated inputs the steps read: only these are resolved per peril.
+    /// The premium's calculation.
+    pub body: Body,
+    /// For steps, the sorted, deduplicated inputs they read: these are resolved up front.
+    /// Expressions read what they need when they need it.
     pub uses: Box<[InputId]>,
     /// For a technical premium calculated on its own, its steps.
     pub technical: Option<Box<Calc>>,
@@ -239,13 +455,28 @@ pub enum Technical {
     Calc,
 }
 
+/// Who receives a commission.
+#[derive(Clone, Debug)]
+pub enum Recipient {
+    /// Always the same recipient.
+    Fixed(Box<str>),
+    /// A text value: an input or a named value.
+    Of(Expr),
+}
+
 /// One commission the plan answers per peril characteristic.
 #[derive(Clone, Debug)]
 pub struct CommissionDef {
     /// Who receives it.
-    pub recipient: Box<str>,
-    /// Share of the yearly premium.
-    pub ratio: Decimal,
+    pub recipient: Recipient,
+    /// Share of the premium: a number, or any numeric expression (a table, an input).
+    pub ratio: Expr,
+    /// It is answered only when this holds.
+    pub when: Option<Expr>,
+    /// `exactAmount` (a share of `exactPremium`) instead of `yearlyAmount`.
+    pub exact: bool,
+    /// How the amount is rounded.
+    pub rounding: Rounding,
 }
 
 /// What the plan answers per peril characteristic besides `yearlyPremium`.
@@ -255,8 +486,15 @@ pub struct Outputs {
     pub technical: Option<Technical>,
     /// `exactPremium`: the rounded yearly premium prorated over the coverage period.
     pub exact: bool,
-    /// `commissions`: `None` omits the key, `Some(empty)` answers `[]`.
+    /// `commissions`: `None` omits the key, `Some(empty)` answers `[]`. With conditions,
+    /// a peril none of whose commissions applies answers no `commissions` key.
     pub commissions: Option<Vec<CommissionDef>>,
+    /// How `yearlyPremium` is rounded.
+    pub yearly_rounding: Rounding,
+    /// How `exactPremium` is rounded.
+    pub exact_rounding: Rounding,
+    /// How `yearlyTechnicalPremium` is rounded.
+    pub technical_rounding: Rounding,
 }
 
 /// How coverage periods are measured for `exactPremium`.
@@ -277,35 +515,95 @@ impl Proration {
     }
 }
 
+/// A tenant mapping that cannot be honoured: every request the bound plan prices fails with
+/// it, rather than reading a default where the tenant's field is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the tenant's mapping for input `{input}` cannot be used: {why}")]
+pub struct MappingError {
+    /// The plan input the mapping is for.
+    pub input: String,
+    /// Why.
+    pub why: String,
+}
+
 /// A plan with a tenant's mapping applied: where each input is read from.
 #[derive(Clone, Debug)]
 pub struct BoundPlan {
     plan: Arc<Plan>,
     /// Indexed like [`Plan::inputs`].
     sources: Arc<[Source]>,
+    /// Each group's field, indexed like [`Plan::groups`] (renamed by the mapping, maybe).
+    groups: Arc<[(Level, Box<str>)]>,
+    /// The first mapping that cannot be honoured, if any.
+    error: Option<MappingError>,
 }
 
 impl BoundPlan {
     /// The plan with its own default field names.
     pub fn unbound(plan: Arc<Plan>) -> BoundPlan {
-        let sources = plan.inputs.iter().map(|i| i.source.clone()).collect();
-        BoundPlan { plan, sources }
+        BoundPlan::bind(plan, &ProductMapping::default())
     }
 
-    /// The plan with `fields` renaming inputs; names the plan does not declare are ignored
-    /// (a tenant's mapping may carry fields of other apps or products).
-    pub fn bind(plan: Arc<Plan>, fields: &[(String, Source)]) -> BoundPlan {
-        let sources = plan
-            .inputs
-            .iter()
-            .map(|i| {
-                fields
-                    .iter()
-                    .find(|(name, _)| **name == *i.name)
-                    .map_or_else(|| i.source.clone(), |(_, s)| s.clone())
-            })
+    /// The plan with `mapping` renaming inputs; names the plan does not declare are ignored
+    /// (a tenant's mapping may carry fields of other apps or products). A mapping for one of
+    /// the plan's inputs that points where the plan cannot read it (a member field for a
+    /// plain input, a policy field for a member field, an unreadable path, two group fields
+    /// for one group) makes the bound plan refuse every request with a [`MappingError`].
+    pub fn bind(plan: Arc<Plan>, mapping: &ProductMapping) -> BoundPlan {
+        let mut error = None;
+        let mut groups: Vec<Option<(Level, Box<str>)>> = vec![None; plan.groups.len()];
+        let mut sources = Vec::with_capacity(plan.inputs.len());
+        for def in &plan.inputs {
+            let mapped = mapping.fields.iter().find(|(name, _)| **name == *def.name);
+            if let Some((_, why)) = mapping.unreadable.iter().find(|(n, _)| **n == *def.name) {
+                error.get_or_insert_with(|| MappingError {
+                    input: def.name.to_string(),
+                    why: format!("its path cannot be read: {why}"),
+                });
+            }
+            let source = match mapped {
+                None => def.source.clone(),
+                Some((_, s)) => match check_mapping(def, s) {
+                    Ok(()) => s.clone(),
+                    Err(why) => {
+                        error.get_or_insert_with(|| MappingError {
+                            input: def.name.to_string(),
+                            why,
+                        });
+                        def.source.clone()
+                    }
+                },
+            };
+            if let (Some(g), Some((level, field))) = (def.group, source.group()) {
+                match &groups[g] {
+                    None => groups[g] = Some((level, field.into())),
+                    Some((l, f)) if *l == level && **f == *field => {}
+                    Some((l, f)) => {
+                        error.get_or_insert_with(|| MappingError {
+                            input: def.name.to_string(),
+                            why: format!(
+                                "it reads field group `{field}` ({}) while another member field of plan group `{}` reads `{f}` ({})",
+                                level.as_str(),
+                                plan.groups[g].name,
+                                l.as_str()
+                            ),
+                        });
+                    }
+                }
+            }
+            sources.push(source);
+        }
+        let groups = groups
+            .into_iter()
+            .zip(plan.groups.iter())
+            .map(|(bound, def)| bound.unwrap_or_else(|| (def.level, def.name.clone())))
             .collect();
-        BoundPlan { plan, sources }
+        BoundPlan {
+            plan,
+            sources: sources.into(),
+            groups,
+            error,
+        }
     }
 
     /// The plan.
@@ -316,6 +614,42 @@ impl BoundPlan {
     /// Where input `id` is read from.
     pub fn source(&self, id: InputId) -> &Source {
         &self.sources[id]
+    }
+
+    /// Where group `id`'s member list is read from.
+    pub fn group(&self, id: GroupId) -> (Level, &str) {
+        let (level, name) = &self.groups[id];
+        (*level, name)
+    }
+
+    /// The mapping that cannot be honoured, if any.
+    pub fn mapping_error(&self) -> Option<&MappingError> {
+        self.error.as_ref()
+    }
+}
+
+/// Whether a tenant's `source` can stand in for input `def`: member fields stay member
+/// fields (at a level that holds groups), plain fields stay plain.
+fn check_mapping(def: &InputDef, source: &Source) -> Result<(), String> {
+    match (&def.source, source) {
+        (Source::Member { group, .. }, Source::Member { level, .. }) => {
+            if *level == Level::Peril {
+                return Err(format!(
+                    "it points at {source}; field groups are read from policy and exposure characteristics"
+                ));
+            }
+            let _ = group;
+            Ok(())
+        }
+        (Source::Member { group, .. }, _) => Err(format!(
+            "it points at {source}, but the plan reads `{}` as a member field of field group `{group}`",
+            def.name
+        )),
+        (_, Source::Member { .. }) => Err(format!(
+            "it points inside a field group ({source}), but the plan reads `{}` as one value per characteristic",
+            def.name
+        )),
+        _ => Ok(()),
     }
 }
 

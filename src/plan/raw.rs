@@ -14,7 +14,8 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct RawPlan {
     pub plan: RawHeader,
-    pub rounding: RawRounding,
+    #[serde(default)]
+    pub rounding: Option<RawRounding>,
     #[serde(default)]
     pub proration: Option<RawProration>,
     #[serde(default)]
@@ -23,6 +24,9 @@ pub struct RawPlan {
     pub inputs: BTreeMap<Spanned<String>, RawInput>,
     #[serde(default)]
     pub tables: BTreeMap<Spanned<String>, RawTable>,
+    /// `[values]`: name = "expression".
+    #[serde(default)]
+    pub values: BTreeMap<Spanned<String>, Spanned<String>>,
     pub perils: BTreeMap<Spanned<String>, RawPeril>,
 }
 
@@ -35,14 +39,28 @@ pub struct RawHeader {
     pub product: Spanned<String>,
     pub effective_from: Spanned<String>,
     pub effective_to: Option<Spanned<String>>,
+    pub line: Option<Spanned<String>>,
+    pub auto_select: Option<bool>,
     #[allow(dead_code)] // free text for people reading the file
     pub description: Option<String>,
 }
 
-/// `[rounding]`.
+/// `[rounding]`: the default rule, and optional rules per output.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRounding {
+    pub mode: Spanned<String>,
+    pub step: Spanned<String>,
+    pub yearly: Option<RawRule>,
+    pub exact: Option<RawRule>,
+    pub technical: Option<RawRule>,
+    pub commission: Option<RawRule>,
+}
+
+/// A rounding rule: `{ mode = "half-up", step = "0.01" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
     pub mode: Spanned<String>,
     pub step: Spanned<String>,
 }
@@ -72,8 +90,13 @@ pub struct RawOutputs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCommission {
-    pub recipient: Spanned<String>,
+    pub recipient: Option<Spanned<String>>,
+    pub recipient_from: Option<Spanned<String>>,
     pub ratio: Spanned<String>,
+    pub when: Option<Spanned<String>>,
+    /// "yearly" (default) or "exact".
+    pub amount: Option<Spanned<String>>,
+    pub rounding: Option<RawRule>,
 }
 
 /// `[inputs.NAME]`.
@@ -83,6 +106,7 @@ pub struct RawInput {
     pub level: Option<Spanned<String>>,
     pub field: Option<Spanned<String>>,
     pub builtin: Option<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
     #[serde(rename = "type")]
     pub ty: Spanned<String>,
     pub required: Option<bool>,
@@ -95,8 +119,10 @@ pub struct RawInput {
 pub struct RawTable {
     pub file: Spanned<String>,
     pub keys: Vec<RawKey>,
-    pub value: Spanned<String>,
+    pub value: Option<Spanned<String>>,
+    pub value_column: Option<Spanned<String>>,
     pub default: Option<Spanned<String>>,
+    pub round: Option<RawRule>,
 }
 
 /// One key column of a table: an exact key (`column`) or a half-open band (`from`, `to`).
@@ -107,14 +133,18 @@ pub struct RawKey {
     pub column: Option<Spanned<String>>,
     pub from: Option<Spanned<String>>,
     pub to: Option<Spanned<String>>,
+    pub prefix: Option<Spanned<String>>,
+    pub interpolate: Option<Spanned<String>>,
 }
 
-/// `[perils.NAME]`.
+/// `[perils.NAME]`: `steps`, or one `premium` expression.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPeril {
-    pub steps: Vec<Spanned<RawStep>>,
+    pub steps: Option<Vec<Spanned<RawStep>>>,
+    pub premium: Option<Spanned<String>>,
     pub technical_steps: Option<Vec<Spanned<RawStep>>>,
+    pub technical: Option<Spanned<String>>,
 }
 
 /// One calculation step.

@@ -1,11 +1,22 @@
 //! CSV lookup tables and their indexes.
 //!
 //! A table is a CSV file an actuary can open in a spreadsheet (UTF-8 BOM, CRLF and quoted
-//! cells are fine; cells are trimmed). Its key columns are exact keys (text or numbers,
-//! typed by the input that feeds them) or half-open numeric bands `[from, to)` (an empty
-//! cell is an open end). At load the rows become a tree with one level per key column:
-//! hashed maps for exact keys, sorted band vectors (checked for gaps and overlaps) for bands,
-//! so a lookup is a hash probe or a binary search per key, with no parsing or allocation.
+//! cells are fine; cells are trimmed). Its key columns are, in order:
+//! - exact keys (text, or numbers by value when the key is numeric: `35` = `35.0`);
+//! - half-open numeric bands `[from, to)` (an empty cell is an open end);
+//! - prefixes: the row whose cell is the **longest** prefix of the key text matches (ZIP
+//!   areas of 3 digits beside single ZIPs of 5);
+//! - one interpolation key, last: the rows are published points, sorted by the key, and a key
+//!   between two points takes the value on the straight line between them (the first or
+//!   last value outside them).
+//!
+//! Its value is one column (`value = "factor"`), or, for a matrix, every column that is not a
+//! key, chosen at lookup by name (`territory_factor` by the peril's name).
+//!
+//! At load the rows become a tree with one level per key column: hashed maps for exact keys
+//! and prefixes, sorted vectors (checked for gaps and overlaps, or for order) for bands and
+//! points, so a lookup is a hash probe or a binary search per key, with no parsing or
+//! allocation. Rows are grouped with hash maps, so a 20,000-row table loads in milliseconds.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +27,7 @@ use super::error::PlanError;
 use crate::engine::Value;
 
 /// How one key column matches.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {
     /// Exact text match.
     Text,
@@ -24,6 +35,17 @@ pub enum KeyKind {
     Number,
     /// Half-open numeric band: `from <= value < to`.
     Band,
+    /// The longest cell that is a prefix of the key text.
+    Prefix,
+    /// Linear interpolation between published points (the last key only).
+    Interpolate,
+}
+
+impl KeyKind {
+    /// Whether the key's value must be a number.
+    pub fn numeric(self) -> bool {
+        matches!(self, KeyKind::Number | KeyKind::Band | KeyKind::Interpolate)
+    }
 }
 
 /// A key column as declared in the plan, resolved to CSV column indexes.
@@ -50,11 +72,19 @@ pub struct Row {
 
 #[derive(Clone, Debug)]
 enum Node {
-    Leaf(Row),
+    /// A row index into the table's cells.
+    Leaf(u32),
     Text(HashMap<Box<str>, Node>),
     Number(HashMap<Decimal, Node>),
+    /// Prefix cell -> node; `max` is the longest prefix, so a lookup probes at most that many.
+    Prefix {
+        map: HashMap<Box<str>, Node>,
+        max: usize,
+    },
     /// Sorted by `from`; non-overlapping and gap-free (checked at load).
     Bands(Vec<Band>),
+    /// Published points `(x, row)`, strictly increasing in `x` (checked at load).
+    Points(Vec<(Decimal, u32)>),
 }
 
 #[derive(Clone, Debug)]
@@ -76,36 +106,83 @@ pub struct Table {
     pub file: PathBuf,
     /// Its key columns in lookup order.
     pub keys: Vec<KeySpec>,
+    /// The value columns' names: one, or a matrix's columns.
+    pub columns: Vec<Box<str>>,
     /// The value of the default row, when the plan gives one.
     pub default: Option<Decimal>,
     root: Node,
-    rows: usize,
+    /// Row-major values, `columns.len()` per row.
+    cells: Vec<Decimal>,
+    /// Each row's 1-based CSV line.
+    lines: Vec<u32>,
 }
 
 /// The result of a lookup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup {
-    /// A row matched.
-    Row(Row),
+    /// A row matched. `prefix` is the length of the matched prefix, when a prefix key matched.
+    Row {
+        /// The row.
+        row: Row,
+        /// The matched prefix's length in bytes (0 without a prefix key).
+        prefix: usize,
+    },
+    /// The key fell between two published points; the value is on the line between them
+    /// (not yet rounded).
+    Between {
+        /// `lo.value + (hi.value - lo.value) x (x - lo_x) / (hi_x - lo_x)`, multiplied first.
+        value: Decimal,
+        /// The point below, its x and row.
+        lo: (Decimal, Row),
+        /// The point above.
+        hi: (Decimal, Row),
+    },
     /// No row matched; the default row applies.
     Default(Decimal),
     /// No row matched and there is no default.
     Miss,
+    /// The matrix has no such value column.
+    NoColumn,
+    /// Interpolating left the range of exact decimal arithmetic.
+    Overflow,
 }
 
 impl Table {
     /// How many data rows the table has.
     pub fn rows(&self) -> usize {
-        self.rows
+        self.lines.len()
     }
 
-    /// Looks up the row for `keys` (one value per key column, in order).
-    pub fn lookup(&self, keys: &[Value<'_>]) -> Lookup {
+    /// The value column named `name` (a matrix's column), if any.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| **c == *name)
+    }
+
+    fn row(&self, r: u32, col: usize) -> Row {
+        let width = self.columns.len();
+        Row {
+            value: self.cells[r as usize * width + col],
+            line: self.lines[r as usize] as usize,
+        }
+    }
+
+    /// Looks up the row for `keys` (one value per key column, in order) and value column
+    /// `col` (0 for a one-value table).
+    pub fn lookup(&self, keys: &[Value<'_>], col: usize) -> Lookup {
+        if col >= self.columns.len() {
+            return Lookup::NoColumn;
+        }
         let mut node = &self.root;
         let mut keys = keys.iter();
+        let mut prefix = 0;
         let found = loop {
             match node {
-                Node::Leaf(row) => break Some(*row),
+                Node::Leaf(r) => {
+                    break Some(Lookup::Row {
+                        row: self.row(*r, col),
+                        prefix,
+                    });
+                }
                 Node::Text(map) => match keys.next() {
                     Some(Value::Text(t)) => match map.get(*t) {
                         Some(n) => node = n,
@@ -120,6 +197,22 @@ impl Table {
                     },
                     _ => break None,
                 },
+                Node::Prefix { map, max } => match keys.next() {
+                    Some(Value::Text(t)) => {
+                        let longest = (1..=t.len().min(*max))
+                            .rev()
+                            .filter(|&n| t.is_char_boundary(n))
+                            .find_map(|n| map.get(&t[..n]).map(|node| (n, node)));
+                        match longest {
+                            Some((n, next)) => {
+                                prefix = n;
+                                node = next;
+                            }
+                            None => break None,
+                        }
+                    }
+                    _ => break None,
+                },
                 Node::Bands(bands) => match keys.next() {
                     Some(Value::Number(d)) => match find_band(bands, *d) {
                         Some(b) => node = &b.node,
@@ -127,13 +220,50 @@ impl Table {
                     },
                     _ => break None,
                 },
+                Node::Points(points) => match keys.next() {
+                    Some(Value::Number(x)) => {
+                        break Some(
+                            self.interpolate(points, *x, col)
+                                .unwrap_or(Lookup::Overflow),
+                        );
+                    }
+                    _ => break None,
+                },
             }
         };
         match (found, self.default) {
-            (Some(row), _) => Lookup::Row(row),
+            (Some(l), _) => l,
             (None, Some(d)) => Lookup::Default(d),
             (None, None) => Lookup::Miss,
         }
+    }
+
+    fn interpolate(&self, points: &[(Decimal, u32)], x: Decimal, col: usize) -> Option<Lookup> {
+        let at = |i: usize| (points[i].0, self.row(points[i].1, col));
+        let above = points.partition_point(|(px, _)| *px <= x);
+        if above == 0 {
+            return Some(Lookup::Row {
+                row: at(0).1,
+                prefix: 0,
+            });
+        }
+        let (lo_x, lo) = at(above - 1);
+        if lo_x == x || above == points.len() {
+            return Some(Lookup::Row { row: lo, prefix: 0 });
+        }
+        let (hi_x, hi) = at(above);
+        // Multiply before dividing: one division, whose quotient is the only inexact step.
+        let value = hi
+            .value
+            .checked_sub(lo.value)?
+            .checked_mul(x.checked_sub(lo_x)?)?
+            .checked_div(hi_x.checked_sub(lo_x)?)?
+            .checked_add(lo.value)?;
+        Some(Lookup::Between {
+            value,
+            lo: (lo_x, lo),
+            hi: (hi_x, hi),
+        })
     }
 }
 
@@ -160,10 +290,18 @@ fn find_band(bands: &[Band], d: Decimal) -> Option<&Band> {
 pub struct KeyDecl<'a> {
     /// How it matches.
     pub kind: KeyKind,
-    /// The exact-key column, or the band's `from` column.
+    /// The exact-key, prefix or point column, or the band's `from` column.
     pub column: &'a str,
     /// The band's `to` column.
     pub to: Option<&'a str>,
+}
+
+/// Which columns hold the table's values.
+pub enum ValueDecl<'a> {
+    /// One named column.
+    Column(&'a str),
+    /// Every column that is not a key (a matrix), chosen at lookup.
+    Matrix,
 }
 
 /// Reads and indexes a CSV table. Returns every problem found, each located in the CSV file.
@@ -171,7 +309,27 @@ pub fn load_table(
     name: &str,
     path: &Path,
     keys: &[KeyDecl<'_>],
-    value_col: &str,
+    value: ValueDecl<'_>,
+    default: Option<Decimal>,
+) -> Result<Table, Vec<PlanError>> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        vec![PlanError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read table `{name}`: {e}"),
+        }]
+    })?;
+    parse_table(name, path, &bytes, keys, value, default)
+}
+
+/// [`load_table`] on a file's bytes (a bundle's member, say); `path` names it in errors.
+pub fn parse_table(
+    name: &str,
+    path: &Path,
+    bytes: &[u8],
+    keys: &[KeyDecl<'_>],
+    value: ValueDecl<'_>,
     default: Option<Decimal>,
 ) -> Result<Table, Vec<PlanError>> {
     let err = |line: usize, column: usize, message: String| PlanError {
@@ -180,12 +338,10 @@ pub fn load_table(
         column,
         message,
     };
-    let bytes = std::fs::read(path)
-        .map_err(|e| vec![err(0, 0, format!("cannot read table `{name}`: {e}"))])?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(bytes.as_slice());
+        .from_reader(bytes);
     let headers = reader
         .headers()
         .map_err(|e| vec![err(1, 0, format!("cannot read the header row: {e}"))])?
@@ -210,7 +366,7 @@ pub fn load_table(
             let to_col =
                 k.to.map(|t| find(t).unwrap_or_else(|| missing(t, &mut errors)));
             KeySpec {
-                kind: k.kind.clone(),
+                kind: k.kind,
                 label: match k.to {
                     Some(t) => format!("{}..{}", k.column, t),
                     None => k.column.to_owned(),
@@ -220,32 +376,62 @@ pub fn load_table(
             }
         })
         .collect();
-    let value_idx = find(value_col).unwrap_or_else(|| missing(value_col, &mut errors));
+    if let Some(i) = specs.iter().position(|s| s.kind == KeyKind::Interpolate)
+        && i + 1 != specs.len()
+    {
+        errors.push(err(
+            0,
+            0,
+            format!(
+                "table `{name}`: the interpolation key `{}` must be the last key",
+                specs[i].label
+            ),
+        ));
+    }
+    let value_cols: Vec<usize> = match value {
+        ValueDecl::Column(c) => vec![find(c).unwrap_or_else(|| missing(c, &mut errors))],
+        ValueDecl::Matrix => {
+            let used: Vec<usize> = specs
+                .iter()
+                .flat_map(|s| [Some(s.col), s.to_col])
+                .flatten()
+                .collect();
+            let cols: Vec<usize> = (0..headers.len()).filter(|i| !used.contains(i)).collect();
+            if cols.is_empty() {
+                errors.push(err(
+                    1,
+                    0,
+                    format!("matrix table `{name}` has no value columns besides its keys"),
+                ));
+            }
+            cols
+        }
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
+    let columns: Vec<Box<str>> = value_cols
+        .iter()
+        .map(|&i| headers.get(i).unwrap_or("").into())
+        .collect();
 
     // Parse every row into typed cells first, so all bad cells are reported together.
-    struct ParsedRow {
-        line: usize,
-        keys: Vec<Cell>,
-        value: Decimal,
-    }
-    let mut parsed = Vec::new();
+    let mut parsed: Vec<(usize, Vec<Cell>)> = Vec::new();
+    let mut cells: Vec<Decimal> = Vec::new();
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
                 let line = e
                     .position()
-                    .map_or(0, |p| line_of(&bytes, p.byte() as usize));
+                    .map_or(0, |p| line_of(bytes, p.byte() as usize));
                 errors.push(err(line, 0, format!("bad CSV row: {e}")));
                 continue;
             }
         };
         let line = record
             .position()
-            .map_or(0, |p| line_of(&bytes, p.byte() as usize));
+            .map_or(0, |p| line_of(bytes, p.byte() as usize));
         if record.iter().all(str::is_empty) {
             continue; // spreadsheets leave blank lines at the end
         }
@@ -266,12 +452,12 @@ pub fn load_table(
                 }
             }
         };
-        let mut cells = Vec::with_capacity(specs.len());
+        let mut keys = Vec::with_capacity(specs.len());
         let mut ok = true;
         for spec in &specs {
             let raw = record.get(spec.col).unwrap_or("");
             let cell = match spec.kind {
-                KeyKind::Text => {
+                KeyKind::Text | KeyKind::Prefix => {
                     if raw.is_empty() {
                         errors.push(err(
                             line,
@@ -283,13 +469,15 @@ pub fn load_table(
                     }
                     Cell::Text(raw.into())
                 }
-                KeyKind::Number => match cell_dec(spec.col, "key column", &mut errors) {
-                    Some(d) => Cell::Number(d),
-                    None => {
-                        ok = false;
-                        continue;
+                KeyKind::Number | KeyKind::Interpolate => {
+                    match cell_dec(spec.col, "key column", &mut errors) {
+                        Some(d) => Cell::Number(d),
+                        None => {
+                            ok = false;
+                            continue;
+                        }
                     }
-                },
+                }
                 KeyKind::Band => {
                     let open =
                         |idx: usize, errors: &mut Vec<PlanError>| -> Result<Option<Decimal>, ()> {
@@ -326,15 +514,18 @@ pub fn load_table(
                     }
                 }
             };
-            cells.push(cell);
+            keys.push(cell);
         }
-        let value = cell_dec(value_idx, "value column", &mut errors);
-        if let (true, Some(value)) = (ok, value) {
-            parsed.push(ParsedRow {
-                line,
-                keys: cells,
-                value,
-            });
+        let mut values = Vec::with_capacity(value_cols.len());
+        for &c in &value_cols {
+            match cell_dec(c, "value column", &mut errors) {
+                Some(v) => values.push(v),
+                None => ok = false,
+            }
+        }
+        if ok {
+            parsed.push((line, keys));
+            cells.extend(values);
         }
     }
     if !errors.is_empty() {
@@ -343,10 +534,10 @@ pub fn load_table(
     if parsed.is_empty() {
         return Err(vec![err(0, 0, format!("table `{name}` has no rows"))]);
     }
-    let rows = parsed.len();
-    let refs: Vec<(usize, &[Cell], Decimal)> = parsed
+    let refs: Vec<RowRef<'_>> = parsed
         .iter()
-        .map(|r| (r.line, r.keys.as_slice(), r.value))
+        .enumerate()
+        .map(|(i, (line, keys))| (*line, keys.as_slice(), i as u32))
         .collect();
     let root = build(&specs, 0, &refs, &mut |line, col, msg| {
         errors.push(err(line, col, msg))
@@ -358,27 +549,47 @@ pub fn load_table(
         name: name.into(),
         file: path.to_path_buf(),
         keys: specs,
+        columns,
         default,
         root,
-        rows,
+        cells,
+        lines: parsed.iter().map(|(line, _)| *line as u32).collect(),
     })
 }
 
-/// A parsed row as the index builder sees it: (line, key cells, value).
-type RowRef<'a> = (usize, &'a [Cell], Decimal);
+/// A parsed row as the index builder sees it: (line, key cells, row index).
+type RowRef<'a> = (usize, &'a [Cell], u32);
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Cell {
     Text(Box<str>),
     Number(Decimal),
     Band(Option<Decimal>, Option<Decimal>),
 }
 
+/// Groups rows by their cell in column `depth`, keeping file order (first appearance), with
+/// a hash map: quadratic grouping made a 20,000-row table take seconds.
+fn group_by<'r, 'c>(rows: &[RowRef<'c>], depth: usize) -> Vec<(&'c Cell, Vec<RowRef<'c>>)> {
+    let mut at: HashMap<&'c Cell, usize> = HashMap::with_capacity(rows.len());
+    let mut groups: Vec<(&'c Cell, Vec<RowRef<'c>>)> = Vec::new();
+    for row in rows {
+        let cell = &row.1[depth];
+        match at.get(cell) {
+            Some(&i) => groups[i].1.push(*row),
+            None => {
+                at.insert(cell, groups.len());
+                groups.push((cell, vec![*row]));
+            }
+        }
+    }
+    groups
+}
+
 /// Builds the index level for key column `depth` from rows sharing all earlier keys.
 fn build(
     specs: &[KeySpec],
     depth: usize,
-    rows: &[(usize, &[Cell], Decimal)],
+    rows: &[RowRef<'_>],
     report: &mut dyn FnMut(usize, usize, String),
 ) -> Node {
     let Some(spec) = specs.get(depth) else {
@@ -394,47 +605,81 @@ fn build(
                 ),
             );
         }
-        let (line, _, value) = rows[0];
-        return Node::Leaf(Row { value, line });
+        return Node::Leaf(rows[0].2);
     };
-    // Group rows by this column's cell, keeping file order.
-    let mut groups: Vec<(&Cell, Vec<RowRef<'_>>)> = Vec::new();
-    for row in rows {
-        let cell = &row.1[depth];
-        match groups.iter_mut().find(|(c, _)| *c == cell) {
-            Some((_, g)) => g.push(*row),
-            None => groups.push((cell, vec![*row])),
+    let text = |cell: &Cell| -> Box<str> {
+        match cell {
+            Cell::Text(t) => t.clone(),
+            _ => unreachable!("text and prefix columns hold text cells"),
         }
-    }
+    };
     match spec.kind {
         KeyKind::Text => Node::Text(
-            groups
+            group_by(rows, depth)
                 .into_iter()
-                .map(|(cell, g)| {
-                    let Cell::Text(t) = cell else {
-                        unreachable!("text column holds text cells")
-                    };
-                    (t.clone(), build(specs, depth + 1, &g, report))
-                })
+                .map(|(cell, g)| (text(cell), build(specs, depth + 1, &g, report)))
                 .collect(),
         ),
+        KeyKind::Prefix => {
+            let map: HashMap<Box<str>, Node> = group_by(rows, depth)
+                .into_iter()
+                .map(|(cell, g)| (text(cell), build(specs, depth + 1, &g, report)))
+                .collect();
+            let max = map.keys().map(|k| k.len()).max().unwrap_or(0);
+            Node::Prefix { map, max }
+        }
         KeyKind::Number => {
             // Numeric keys `35` and `35.0` are the same key: merge groups by value.
+            let mut order: Vec<Decimal> = Vec::new();
             let mut map: HashMap<Decimal, Vec<RowRef<'_>>> = HashMap::new();
-            for (cell, g) in groups {
-                let Cell::Number(d) = cell else {
+            for row in rows {
+                let Cell::Number(d) = row.1[depth] else {
                     unreachable!("number column holds numbers")
                 };
-                map.entry(*d).or_default().extend(g);
+                let g = map.entry(d.normalize()).or_default();
+                if g.is_empty() {
+                    order.push(d.normalize());
+                }
+                g.push(*row);
             }
             Node::Number(
-                map.into_iter()
-                    .map(|(d, g)| (d, build(specs, depth + 1, &g, report)))
+                order
+                    .into_iter()
+                    .map(|d| {
+                        let g = map.remove(&d).unwrap_or_default();
+                        (d, build(specs, depth + 1, &g, report))
+                    })
                     .collect(),
             )
         }
+        KeyKind::Interpolate => {
+            // The points as the file lists them: an actuary's table is read top to bottom,
+            // so one out of order is a mistake to point at, not something to sort away.
+            let mut points: Vec<(Decimal, u32)> = Vec::with_capacity(rows.len());
+            let mut prev: Option<(Decimal, usize)> = None;
+            for row in rows {
+                let Cell::Number(x) = row.1[depth] else {
+                    unreachable!("point column holds numbers")
+                };
+                if let Some((px, pline)) = prev
+                    && x <= px
+                {
+                    report(
+                        row.0,
+                        spec.col + 1,
+                        format!(
+                            "interpolation points `{}` must increase down the table: {x} on line {} is not above {px} on line {pline}",
+                            spec.label, row.0
+                        ),
+                    );
+                }
+                prev = Some((x, row.0));
+                points.push((x, row.2));
+            }
+            Node::Points(points)
+        }
         KeyKind::Band => {
-            let mut bands: Vec<Band> = groups
+            let mut bands: Vec<Band> = group_by(rows, depth)
                 .into_iter()
                 .map(|(cell, g)| {
                     let Cell::Band(from, to) = cell else {

@@ -70,18 +70,24 @@ impl Tenant {
                 continue;
             }
             let mut fields = Vec::with_capacity(raw.fields.len());
+            let mut unreadable = Vec::new();
             for (name, path) in raw.fields {
                 match source_of_path(&path) {
                     Ok(source) => fields.push((name, source)),
-                    Err(e) => warnings.push(format!(
-                        "mapping `{}` field `{name}` ignored: {e}",
-                        raw.product
-                    )),
+                    Err(e) => {
+                        // Kept: a plan that reads this input refuses to price with it.
+                        warnings.push(format!(
+                            "mapping `{}` field `{name}` cannot be read: {e}",
+                            raw.product
+                        ));
+                        unreadable.push((name, e.to_string()));
+                    }
                 }
             }
             mappings.push(ProductMapping {
                 product: raw.product,
                 fields,
+                unreadable,
             });
         }
         let selector = Selector::resolve(plans, settings.plain(RATE_PLAN_SETTING), &mappings);

@@ -67,6 +67,12 @@ pub enum PayloadError {
 struct CharIx {
     locator: Ix,
     field_values: Ix,
+    /// `fieldGroupsByLocator`: an object of member objects (each checked like `fieldValues`).
+    field_groups: Ix,
+    /// A policy characteristic's `policyStartTimestamp` and `policyEndTimestamp` (first
+    /// scalars); `NONE` on exposure characteristics.
+    policy_start: Ix,
+    policy_end: Ix,
 }
 
 /// The peril characteristic's scalar builtins, in [`PERIL_CHAR_SCALARS`] order.
@@ -460,8 +466,25 @@ impl<'t, 'a: 't> Payload<'t, 'a> {
         }
         let _ = writeln!(out, "policy chars {:?}", ix.policy_chars);
         for c in &ix.chars {
-            let _ = write!(out, "char {:?}", s(c.locator));
+            let _ = write!(
+                out,
+                "char {:?} term {:?}..{:?}",
+                s(c.locator),
+                s(c.policy_start),
+                s(c.policy_end)
+            );
             fields(&mut out, c.field_values);
+            if c.field_groups != NONE {
+                for (locator, g) in entries(self.tape, c.field_groups as usize)
+                    .into_iter()
+                    .flatten()
+                {
+                    let _ = write!(out, " group {locator:?}:");
+                    if matches!(self.tape[g], Node::Object { .. }) {
+                        fields(&mut out, g as Ix);
+                    }
+                }
+            }
             out.push('\n');
         }
         for e in &ix.exposures {
@@ -503,6 +526,15 @@ impl<'t, 'a: 't> Payload<'t, 'a> {
             }
             _ => None,
         }
+    }
+
+    /// The tape index of member `key`'s value in the object at `object` (not its first
+    /// scalar: a field group's list is read whole).
+    fn value_node(&self, object: Ix, key: &str) -> Option<Ix> {
+        self.tape.get(object as usize)?;
+        entries(self.tape, object as usize)?
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v as Ix)
     }
 
     /// `fieldValues[name]`'s first scalar, scanning the object on the tape.
@@ -562,6 +594,38 @@ impl<'t, 'a: 't> PerilRef<'t, 'a> {
         let p = &self.payload;
         p.string(p.ix.perils[self.peril as usize].name)
     }
+
+    /// The priced policy characteristic's `policyStartTimestamp` (epoch ms, as text).
+    pub fn policy_start_timestamp(&self) -> Option<&'t str> {
+        let p = &self.payload;
+        p.scalar(p.ix.chars[self.policy_char as usize].policy_start)
+    }
+
+    /// The policy or exposure characteristic at `level` (field groups live there).
+    fn char_of(&self, level: Level) -> Option<&'t CharIx> {
+        let ix = self.payload.ix;
+        match level {
+            Level::Policy => Some(&ix.chars[self.policy_char as usize]),
+            Level::Exposure => Some(&ix.chars[self.exposure_char as usize]),
+            Level::Peril => None,
+        }
+    }
+
+    /// The tape index of member `member`'s field `name` (its first scalar).
+    fn member_node(&self, level: Level, group: &str, member: usize, name: &str) -> Option<Ix> {
+        let p = &self.payload;
+        let c = self.char_of(level)?;
+        let list = p.value_node(c.field_values, group)?;
+        let locator = match p.tape.get(list as usize)? {
+            Node::Array { .. } => elements(p.tape, list as usize)
+                .nth(member)
+                .and_then(|e| p.string(e as Ix))?,
+            Node::String(s) if member == 0 => *s,
+            _ => return None,
+        };
+        let fields = p.value_node(c.field_groups, locator)?;
+        p.field_node(fields, name)
+    }
 }
 
 impl<'t, 'a: 't> InputSource for PerilRef<'t, 'a> {
@@ -591,7 +655,34 @@ impl<'t, 'a: 't> InputSource for PerilRef<'t, 'a> {
             Builtin::IndemnityPerItem => scalar(4),
             Builtin::Deductible => scalar(5),
             Builtin::LumpSumPayment => scalar(6),
+            Builtin::PolicyStart | Builtin::RatingDate => {
+                p.scalar(p.ix.chars[self.policy_char as usize].policy_start)
+            }
+            Builtin::PolicyEnd => p.scalar(p.ix.chars[self.policy_char as usize].policy_end),
         }
+    }
+
+    fn members(&self, level: Level, group: &str) -> Option<usize> {
+        let p = &self.payload;
+        let list = p.value_node(self.char_of(level)?.field_values, group)?;
+        match p.tape.get(list as usize)? {
+            Node::Array { len, .. } => Some(*len),
+            Node::String(_) => Some(1),
+            _ => None,
+        }
+    }
+
+    fn member_field(&self, level: Level, group: &str, member: usize, name: &str) -> Option<&str> {
+        let p = &self.payload;
+        p.scalar(self.member_node(level, group, member, name)?)
+    }
+
+    fn exposure_count(&self, name: &str) -> usize {
+        let p = &self.payload;
+        p.ix.exposures
+            .iter()
+            .filter(|e| p.string(e.name) == Some(name))
+            .count()
     }
 
     fn unusable(&self, source: &Source) -> Option<&'static str> {
@@ -606,7 +697,17 @@ impl<'t, 'a: 't> InputSource for PerilRef<'t, 'a> {
                 };
                 p.field_node(fv, name)?
             }
+            Source::Member { level, group, name } => {
+                // The first member that has the field but no usable value.
+                let n = self.members(*level, group)?;
+                return (0..n)
+                    .find_map(|m| p.unusable_node(self.member_node(*level, group, m, name)?));
+            }
             Source::Builtin(b) => match b {
+                Builtin::PolicyStart | Builtin::RatingDate => {
+                    p.ix.chars[self.policy_char as usize].policy_start
+                }
+                Builtin::PolicyEnd => p.ix.chars[self.policy_char as usize].policy_end,
                 Builtin::CoverageStart => pc.scalars[0],
                 Builtin::CoverageEnd => pc.scalars[1],
                 Builtin::IndemnityInAggregate => pc.scalars[2],
@@ -1011,25 +1112,41 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
             let Some(entries) = entries(self.tape, c) else {
                 return Err(not_object(&at(), &self.tape[c]));
             };
-            let (mut locator, mut fv) = (None, None);
+            let (mut locator, mut fv, mut groups, mut start, mut end) =
+                (None, None, None, None, None);
             for (key, v) in entries {
-                match key {
-                    "locator" => Self::once(&mut locator, v, &|| format!("{}.locator", at()))?,
-                    "fieldValues" => Self::once(&mut fv, v, &|| format!("{}.fieldValues", at()))?,
-                    _ => {}
-                }
+                let slot = match key {
+                    "locator" => &mut locator,
+                    "fieldValues" => &mut fv,
+                    "fieldGroupsByLocator" => &mut groups,
+                    "policyStartTimestamp" => &mut start,
+                    "policyEndTimestamp" => &mut end,
+                    _ => continue,
+                };
+                Self::once(slot, v, &|| format!("{}.{key}", at()))?;
             }
-            let locator = match locator {
-                Some(v) => self.value(v, Kind::Str, &|| format!("{}.locator", at()))?,
-                None => NONE,
-            };
-            let field_values = match fv {
-                Some(v) => self.field_values(v, &|| format!("{}.fieldValues", at()))?,
-                None => NONE,
-            };
+            // In tape order, so integers rendered to text stay sorted by tape index.
+            let mut slots = [(locator, 0), (fv, 1), (groups, 2), (start, 3), (end, 4)];
+            slots.sort_by_key(|(v, _)| v.unwrap_or(usize::MAX));
+            let mut out = [NONE; 5];
+            for (v, k) in slots {
+                let Some(v) = v else { continue };
+                out[k] = match k {
+                    0 => self.value(v, Kind::Str, &|| format!("{}.locator", at()))?,
+                    1 => self.field_values(v, &|| format!("{}.fieldValues", at()))?,
+                    2 => self.field_groups(v, &|| format!("{}.fieldGroupsByLocator", at()))?,
+                    3 => self.value(v, Kind::Scalar, &|| {
+                        format!("{}.policyStartTimestamp", at())
+                    })?,
+                    _ => self.value(v, Kind::Scalar, &|| format!("{}.policyEndTimestamp", at()))?,
+                };
+            }
             self.ix.chars.push(CharIx {
-                locator,
-                field_values,
+                locator: out[0],
+                field_values: out[1],
+                field_groups: out[2],
+                policy_start: out[3],
+                policy_end: out[4],
             });
         }
         Ok(start..self.ix.chars.len() as u32)
@@ -1043,6 +1160,24 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
             Node::Object { .. } => {
                 for (_, v) in entries(self.tape, i).into_iter().flatten() {
                     self.value(v, Kind::Scalar, path)?;
+                }
+                Ok(i as Ix)
+            }
+            ref other => Err(invalid(
+                path(),
+                format!("must be an object, not {}", what(other)),
+            )),
+        }
+    }
+
+    /// A `fieldGroupsByLocator` object (or `null`): each member is an object (or `null`)
+    /// checked like `fieldValues`.
+    fn field_groups(&mut self, i: usize, path: &dyn Fn() -> String) -> Result<Ix, PayloadError> {
+        match self.tape[i] {
+            Node::Static(StaticNode::Null) => Ok(NONE),
+            Node::Object { .. } => {
+                for (locator, v) in entries(self.tape, i).into_iter().flatten() {
+                    self.field_values(v, &|| format!("{}.{locator}", path()))?;
                 }
                 Ok(i as Ix)
             }

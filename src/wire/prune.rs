@@ -83,7 +83,7 @@ enum Keep {
 
 /// The members [`super::payload`]'s indexer reads; everything else is dropped. Keep this in
 /// step with `Indexer` there: `tests/prune.rs` fails if the two disagree on any fixture.
-const READ: [(Shape, &[u8], Keep); 25] = {
+const READ: [(Shape, &[u8], Keep); 28] = {
     use Keep::{ArrayOf, Locator, Object, Triplets, Whole};
     use Shape::*;
     [
@@ -98,6 +98,9 @@ const READ: [(Shape, &[u8], Keep); 25] = {
         (Policy, b"exposures", ArrayOf(Exposure)),
         (Characteristic, b"locator", Locator),
         (Characteristic, b"fieldValues", Whole),
+        (Characteristic, b"fieldGroupsByLocator", Whole),
+        (Characteristic, b"policyStartTimestamp", Whole),
+        (Characteristic, b"policyEndTimestamp", Whole),
         (Exposure, b"name", Whole),
         (Exposure, b"characteristics", ArrayOf(Characteristic)),
         (Exposure, b"perils", ArrayOf(Peril)),
@@ -118,7 +121,7 @@ const READ: [(Shape, &[u8], Keep); 25] = {
 /// [`READ`]'s bucket for a key: a hash with no collisions among its entries (checked when
 /// the table is built, at compile time).
 const fn bucket(shape: Shape, len: usize, first: u8, last: u8) -> usize {
-    (shape as usize + len * 5 + first as usize * 4 + last as usize * 2) % TABLE_LEN
+    (shape as usize * 5 + len * 5 + first as usize * 7 + last as usize * 5) % TABLE_LEN
 }
 
 const TABLE_LEN: usize = 64;

@@ -85,7 +85,12 @@ impl<'o> ResponseWriter<'o> {
                 out.extend_from_slice(b"{\"recipient\":");
                 write_str(out, c.recipient);
                 out.push(b',');
-                write_decimal(out, "amount", c.amount);
+                let key = if c.exact {
+                    "exactAmount"
+                } else {
+                    "yearlyAmount"
+                };
+                write_decimal(out, key, c.amount);
                 out.push(b'}');
             }
             out.push(b']');
