@@ -169,8 +169,9 @@ mod tests {
 
     const SETTINGS: &str =
         include_str!("../../tests/fixtures/socotra/state-api/state-response-settings-example.json");
-    const MAPPINGS: &str =
-        include_str!("../../tests/fixtures/socotra/state-api/state-response-product-mappings-example.json");
+    const MAPPINGS: &str = include_str!(
+        "../../tests/fixtures/socotra/state-api/state-response-product-mappings-example.json"
+    );
 
     #[test]
     fn parses_the_settings_fixture() {
