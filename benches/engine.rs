@@ -24,8 +24,12 @@ use rater::tenant::{
 };
 use rater::wire::payload::Payload;
 
+/// The Socotra fixtures, as the tests find them: `$SOCOTRA_FIXTURES`, else the repository's copy.
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/socotra/fixtures")
+    match std::env::var_os("SOCOTRA_FIXTURES") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/socotra"),
+    }
 }
 
 fn plan(id: &str) -> Arc<rater::plan::Plan> {

@@ -32,8 +32,12 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use rater::wire::payload::Payload;
 use rater::wire::request::RateRequest;
 
+/// The Socotra fixtures, as the tests find them: `$SOCOTRA_FIXTURES`, else the repository's copy.
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/socotra/fixtures")
+    match std::env::var_os("SOCOTRA_FIXTURES") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/socotra"),
+    }
 }
 
 fn requests() -> Vec<(&'static str, Vec<u8>)> {

@@ -3,7 +3,38 @@
 
 mod support;
 
-use support::{get, post, start, start_with};
+use serde_json::json;
+use support::{TestServer, get, post, start, start_with};
+
+/// Room for the real fixtures (the test servers' default limit is 4 KiB).
+const BIG_BODIES: (&str, &str) = ("RATER_MAX_BODY_BYTES", "1048576");
+
+/// A State API answer that binds the tenant to the `socotra-reference` plan.
+fn reference_tenant() -> serde_json::Value {
+    json!({ "socotraApiUrl": "http://127.0.0.1:9", "settings": { "ratePlan": "socotra-reference" } })
+}
+
+fn newbusiness2() -> Vec<u8> {
+    std::fs::read(support::fixtures().join("rating-ec/ec-rating-request-newbusiness2.json"))
+        .unwrap()
+}
+
+/// A raw `POST /rate` of `body` with exactly the header lines `headers` (each ending in
+/// `\r\n`) besides `Host` and `Content-Length`.
+fn raw_rate(headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut raw = format!(
+        "POST /rate HTTP/1.1\r\nHost: test\r\n{headers}Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    raw
+}
+
+/// `/metrics` as text.
+async fn metrics(s: &TestServer) -> String {
+    String::from_utf8(s.send(&get("/metrics")).await.body).unwrap()
+}
 
 /// `/health` always answers; `/ready` once plans are loaded.
 #[tokio::test]
@@ -14,6 +45,24 @@ async fn health_and_ready() {
     assert_eq!(r.json()["status"], "ok");
     let r = s.send(&get("/ready")).await;
     assert_eq!(r.status, 200);
+    s.stop().await;
+}
+
+/// `GET /` answers 200 as the platform's sample apps do (some probes ask for it); it is
+/// counted under its own route, and only `GET` is allowed there.
+#[tokio::test]
+async fn root_answers_200() {
+    let s = start(&[]).await;
+    let r = s.send(&get("/")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ok");
+    let r = s.send(&post("/", "application/json", "", b"{}")).await;
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
+    let text = metrics(&s).await;
+    assert!(
+        text.contains("rater_http_requests_total{route=\"root\",status=\"200\"} 1"),
+        "{text}"
+    );
     s.stop().await;
 }
 
@@ -99,6 +148,100 @@ async fn unsupported_media_type() {
         r.status, 401,
         "charset parameter accepted, then the key is checked"
     );
+    s.assert_alive().await;
+    s.stop().await;
+}
+
+/// A rating request without `Content-Type` is read as JSON (nothing documented says Socotra
+/// sends one): it is priced, with the same answer as when declared; the same body declared
+/// as another type is still refused.
+#[tokio::test]
+async fn no_content_type_is_read_as_json() {
+    let s = start(&[BIG_BODIES]).await;
+    s.state_api.put("ref-tenant", reference_tenant());
+    let body = newbusiness2();
+    let bare = s.send(&raw_rate("x-smp-key: ref-tenant\r\n", &body)).await;
+    assert_eq!(bare.status, 200, "{}", String::from_utf8_lossy(&bare.body));
+    let priced = bare.json()["pricedPerilCharacteristics"].clone();
+    assert!(
+        priced.as_object().is_some_and(|p| !p.is_empty()),
+        "{priced}"
+    );
+    let declared = s
+        .send(&post(
+            "/rate",
+            "application/json",
+            "x-smp-key: ref-tenant\r\n",
+            &body,
+        ))
+        .await;
+    assert_eq!(declared.status, 200);
+    assert_eq!(bare.body, declared.body);
+    let r = s
+        .send(&post(
+            "/rate",
+            "text/plain",
+            "x-smp-key: ref-tenant\r\n",
+            &body,
+        ))
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (415, "unsupported_media_type")
+    );
+    s.stop().await;
+}
+
+/// Two `x-smp-key` lines are refused with 400 `duplicate_key` whatever their values (two
+/// tenants, the same key twice, the name spelt in two cases), before any State API call and
+/// on every route; `/metrics` counts them by that code. Taking the first value would price
+/// the tenant a router appended its key after, not the router's.
+#[tokio::test]
+async fn duplicate_key_header_is_400() {
+    let s = start(&[BIG_BODIES]).await;
+    s.state_api.put("tenant-a", reference_tenant());
+    s.state_api.put("tenant-b", reference_tenant());
+    let body = newbusiness2();
+    // Each key alone prices: the refusals below are for the duplication, not the keys.
+    for key in ["tenant-a", "tenant-b"] {
+        let headers = format!("Content-Type: application/json\r\nx-smp-key: {key}\r\n");
+        assert_eq!(s.send(&raw_rate(&headers, &body)).await.status, 200);
+    }
+    let calls = s.state_api.total_calls();
+    for keys in [
+        "x-smp-key: tenant-a\r\nx-smp-key: tenant-b\r\n",
+        "x-smp-key: tenant-a\r\nx-smp-key: tenant-a\r\n",
+        "X-SMP-Key: tenant-b\r\nx-smp-key: tenant-a\r\n",
+        "x-smp-key: tenant-a\r\nContent-Type: application/json\r\nx-smp-key: never-seen\r\n",
+    ] {
+        let r = s.send(&raw_rate(keys, &body)).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "duplicate_key"),
+            "{keys:?}"
+        );
+        let v = r.json();
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains("x-smp-key"), "{message}");
+        assert!(v.get("exceptionMessage").is_none(), "{v}");
+    }
+    // The lifecycle hooks act on the key too (warm, forget): refused the same way.
+    let hook =
+        "GET /_app/stop HTTP/1.1\r\nHost: t\r\nx-smp-key: tenant-a\r\nx-smp-key: tenant-b\r\n\r\n";
+    let r = s.send(hook.as_bytes()).await;
+    assert_eq!((r.status, r.code().as_str()), (400, "duplicate_key"));
+    assert_eq!(s.state_api.total_calls(), calls, "no State API call");
+    assert_eq!(s.state_api.calls("never-seen"), 0);
+    let text = metrics(&s).await;
+    assert!(
+        text.contains("rater_http_errors_total{code=\"duplicate_key\"} 5"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rater_http_requests_total{route=\"rate\",status=\"400\"} 4"),
+        "{text}"
+    );
+    assert!(!text.contains("tenant-a"), "no key in a label");
     s.assert_alive().await;
     s.stop().await;
 }

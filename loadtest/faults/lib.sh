@@ -3,7 +3,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
-FIXTURES=${SOCOTRA_FIXTURES:-$ROOT/../shared/socotra/fixtures}
+FIXTURES=${SOCOTRA_FIXTURES:-$ROOT/tests/fixtures/socotra}
 BODY=$FIXTURES/rating-ec/ec-rating-request-newbusiness2.json
 WORK=$(mktemp -d)
 PIDS=()

@@ -19,10 +19,13 @@ use super::error::HttpError;
 /// requests fit, larger ones grow by doubling.
 const CHUNKED_INITIAL_CAPACITY: usize = 16 * 1024;
 
-/// Whether the `Content-Type` is `application/json`, with any parameters (`charset=utf-8`).
+/// Whether the body is read as JSON: its `Content-Type` is `application/json` (with any
+/// parameters, `charset=utf-8`), or it has none. Nothing the platform documents says Socotra
+/// sends a content type with a rating request, so its absence cannot be a reason to refuse
+/// one; only a declared other type is (a caller that says "this is not JSON" is believed).
 pub fn is_json(headers: &HeaderMap) -> bool {
     let Some(v) = headers.get(CONTENT_TYPE) else {
-        return false;
+        return true;
     };
     let v = v.as_bytes();
     let essence = v.split(|&b| b == b';').next().unwrap_or(v);
@@ -115,7 +118,10 @@ mod tests {
         assert!(is_json(&headers(" application/json ;charset=UTF-8")));
         assert!(!is_json(&headers("text/plain")));
         assert!(!is_json(&headers("application/jsonx")));
-        assert!(!is_json(&HeaderMap::new()));
+        // Declared, but empty: not JSON.
+        assert!(!is_json(&headers("")));
+        // Not declared at all: read as JSON.
+        assert!(is_json(&HeaderMap::new()));
     }
 
     #[test]

@@ -31,9 +31,14 @@ pub enum HttpError {
         /// The `Allow` header value.
         allow: &'static str,
     },
-    /// The body is not declared as JSON.
+    /// The body is declared as something other than JSON.
     #[error("content type must be application/json")]
     UnsupportedMediaType,
+    /// The `x-smp-key` header came more than once. Which one names the tenant cannot be
+    /// known (hyper would hand out the first: a router that appends its key to a caller's
+    /// would have the caller's tenant priced), so the request is refused whatever the values.
+    #[error("the x-smp-key header must be sent once; this request carries it more than once")]
+    DuplicateKey,
     /// The body (declared or received) exceeds the limit.
     #[error("request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -88,7 +93,9 @@ impl HttpError {
             HttpError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             HttpError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            HttpError::BadContentLength | HttpError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            HttpError::BadContentLength | HttpError::BodyRead(_) | HttpError::DuplicateKey => {
+                StatusCode::BAD_REQUEST
+            }
             HttpError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             HttpError::Tenant(TenantError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Tenant(_) => StatusCode::UNAUTHORIZED,
@@ -111,6 +118,7 @@ impl HttpError {
             HttpError::NotFound => "not_found",
             HttpError::MethodNotAllowed { .. } => "method_not_allowed",
             HttpError::UnsupportedMediaType => "unsupported_media_type",
+            HttpError::DuplicateKey => "duplicate_key",
             HttpError::PayloadTooLarge { .. } => "payload_too_large",
             HttpError::BadContentLength => "bad_content_length",
             HttpError::BodyRead(_) => "invalid_body",
@@ -234,10 +242,11 @@ mod tests {
 
     #[test]
     fn statuses() {
-        let cases: [(HttpError, u16); 6] = [
+        let cases: [(HttpError, u16); 7] = [
             (HttpError::NotFound, 404),
             (HttpError::MethodNotAllowed { allow: "GET" }, 405),
             (HttpError::UnsupportedMediaType, 415),
+            (HttpError::DuplicateKey, 400),
             (HttpError::PayloadTooLarge { limit: 1 }, 413),
             (HttpError::Tenant(TenantError::UnknownKey), 401),
             (HttpError::Deadline(Duration::from_secs(1)), 503),

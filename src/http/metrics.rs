@@ -23,7 +23,7 @@ const STATUSES: [u16; 12] = [200, 204, 400, 401, 404, 405, 413, 415, 422, 431, 5
 const N_STATUS: usize = STATUSES.len() + 1;
 
 /// Error codes with their own counter; anything else is counted as `other`.
-const CODES: [&str; 26] = [
+const CODES: [&str; 27] = [
     "malformed_json",
     "invalid_request",
     "invalid_body",
@@ -39,6 +39,7 @@ const CODES: [&str; 26] = [
     "rating_panicked",
     "missing_key",
     "invalid_key",
+    "duplicate_key",
     "unknown_key",
     "tenant_unavailable",
     "not_ready",

@@ -113,13 +113,20 @@ impl Route {
 pub async fn serve(state: &AppState, req: Request<Incoming>) -> HttpResponse {
     let start = Instant::now();
     let request_id = state.next_request_id.fetch_add(1, Relaxed);
-    // The log names the tenant by a short hash of its key (a non-text key hashes as "-").
-    let tenant = key_header(req.headers()).ok().flatten().map(KeyHash::of);
+    let key = key_header(req.headers());
+    let duplicate_key = matches!(key, Err(HttpError::DuplicateKey));
+    // The log names the tenant by a short hash of its key (a non-text or duplicated key
+    // hashes as "-").
+    let tenant = key.ok().flatten().map(KeyHash::of);
     let config = state.config();
     let (route, matched) = Route::of(req.method(), req.uri().path(), &config.rate_path);
 
     let result = match matched {
         Err(e) => Err(e),
+        // Refused on every route, before its handler runs: whichever key a handler took, it
+        // could act for the wrong tenant (price, warm, forget), and a probe that sends two
+        // keys is as broken as a rating call that does.
+        Ok(()) if duplicate_key => Err(HttpError::DuplicateKey),
         // The rate route bounds every await it has (the body and the tenant lookup) by the
         // deadline itself, with one timer for both (see `rate`); after those it only prices,
         // synchronously, which no timer can interrupt. So the backstop could never fire
@@ -261,11 +268,18 @@ impl std::fmt::Display for TenantTag {
     }
 }
 
-/// The `x-smp-key` header: absent, or text (a non-text value cannot be a key).
-fn key_header(headers: &http::HeaderMap) -> Result<Option<&str>, TenantError> {
-    match headers.get(KEY_HEADER) {
-        None => Ok(None),
-        Some(v) => v.to_str().map(Some).map_err(|_| TenantError::InvalidKey),
+/// The `x-smp-key` header: absent, or one text value. Two header lines (whatever their
+/// values, equal or not) are [`HttpError::DuplicateKey`]: `HeaderMap::get` would quietly take
+/// the first. A non-text value cannot be a key.
+fn key_header(headers: &http::HeaderMap) -> Result<Option<&str>, HttpError> {
+    let mut values = headers.get_all(KEY_HEADER).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(_), Some(_)) => Err(HttpError::DuplicateKey),
+        (Some(v), None) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| HttpError::from(TenantError::InvalidKey)),
     }
 }
 
@@ -303,7 +317,7 @@ async fn rate(
     let tenant = async {
         match key {
             Ok(key) => tenants.get(key).await.map_err(HttpError::from),
-            Err(e) => Err(HttpError::from(e)),
+            Err(e) => Err(e),
         }
     };
     let body = body::read(incoming, declared, limit);
@@ -353,6 +367,17 @@ mod tests {
         assert_eq!(r(Method::POST, "/health"), (Route::Health, Err(405)));
         assert_eq!(r(Method::GET, "/nope"), (Route::Unknown, Err(404)));
         assert_eq!(r(Method::GET, "/_app/start"), (Route::AppStart, Ok(())));
+    }
+
+    #[test]
+    fn key_header_refuses_a_second_line() {
+        use http::HeaderMap;
+        let mut h = HeaderMap::new();
+        assert!(matches!(key_header(&h), Ok(None)));
+        h.append(KEY_HEADER, HeaderValue::from_static("a"));
+        assert!(matches!(key_header(&h), Ok(Some("a"))));
+        h.append(KEY_HEADER, HeaderValue::from_static("a"));
+        assert!(matches!(key_header(&h), Err(HttpError::DuplicateKey)));
     }
 
     #[test]

@@ -168,9 +168,10 @@ mod tests {
     use super::*;
 
     const SETTINGS: &str =
-        include_str!("../../tests/fixtures/state-api/state-response-settings-example.json");
-    const MAPPINGS: &str =
-        include_str!("../../tests/fixtures/state-api/state-response-product-mappings-example.json");
+        include_str!("../../tests/fixtures/socotra/state-api/state-response-settings-example.json");
+    const MAPPINGS: &str = include_str!(
+        "../../tests/fixtures/socotra/state-api/state-response-product-mappings-example.json"
+    );
 
     #[test]
     fn parses_the_settings_fixture() {

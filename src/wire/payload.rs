@@ -16,7 +16,7 @@
 //!   node *indexes* (`u32`) into flat vectors. Of the characteristics, only those a triplet
 //!   of `policyExposurePerils` names are read, when every triplet names all three kinds:
 //!   Socotra sends each entity's earlier versions too, and rating uses only the ones it is
-//!   asked about (`../shared/socotra/CONTRACT.md` 3.2). The others are not checked either,
+//!   asked about (CONTRACT.md 3.2). The others are not checked either,
 //!   so a wrong shape in an old version does not refuse the request. `fieldValues` are not materialised at all:
 //!   the engine reads the handful of fields its plan names by scanning that object's nodes
 //!   on the tape (a characteristic has a few dozen fields; a scan over borrowed keys is

@@ -142,20 +142,13 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
     }
 }
 
-/// `$SOCOTRA_FIXTURES`, else `../shared/socotra/fixtures` from the crate root (CI clones the
-/// repository beside `shared/`).
+/// The Socotra fixtures: `$SOCOTRA_FIXTURES` when set (to try other requests and answers),
+/// else the copy in the repository, `tests/fixtures/socotra`, so a clone tests on its own.
 pub fn fixtures() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SOCOTRA_FIXTURES") {
-        return PathBuf::from(dir);
+    match std::env::var_os("SOCOTRA_FIXTURES") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/socotra"),
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        root.join("../shared/socotra/fixtures"),
-        root.join("../../shared/socotra/fixtures"),
-    ];
-    candidates.into_iter().find(|p| p.is_dir()).expect(
-        "the Socotra fixtures folder ../shared/socotra/fixtures must exist beside the repository",
-    )
 }
 
 /// A bundled plan by id.
