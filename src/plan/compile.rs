@@ -15,7 +15,7 @@ use toml::Spanned;
 use super::expr::{self, BinOp, Kind, Node};
 use super::load::Cx;
 use super::raw::{RawKey, RawPlan, RawRule, RawTable};
-use super::table::{KeyDecl, KeyKind, ValueDecl, load_table};
+use super::table::{KeyDecl, KeyKind, ValueDecl, parse_table};
 use super::{Agg, Arith, CmpOp, Expr, GroupId, InputDef, Ref, Table, TableRefs, Ty, ValueDef};
 use crate::engine::Rounding;
 
@@ -380,7 +380,20 @@ impl<'r> Names<'r> {
         if !ok {
             return None;
         }
-        match load_table(name.get_ref(), &cx.dir.join(file), &decls, value, default) {
+        let path = cx.dir.join(file);
+        let bytes = match cx.files.read(std::path::Path::new(file)) {
+            Ok(b) => b,
+            Err(e) => {
+                cx.errors.push(super::PlanError {
+                    file: path,
+                    line: 0,
+                    column: 0,
+                    message: format!("cannot read table `{}`: {e}", name.get_ref()),
+                });
+                return None;
+            }
+        };
+        match parse_table(name.get_ref(), &path, &bytes, &decls, value, default) {
             Ok(table) => Some((
                 table,
                 TableRefs {

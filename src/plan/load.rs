@@ -62,14 +62,40 @@ fn one(file: &Path, message: String) -> PlanErrors {
     }])
 }
 
+/// Where a plan's files come from: a folder on disk, or a bundle unpacked in memory.
+pub trait PlanFiles {
+    /// The bytes of the file at `rel` (a path relative to the plan folder, such as
+    /// `plan.toml` or `tables/base_rate.csv`).
+    fn read(&self, rel: &Path) -> std::io::Result<std::borrow::Cow<'_, [u8]>>;
+}
+
+/// A plan folder on disk.
+pub struct FolderFiles<'a>(pub &'a Path);
+
+impl PlanFiles for FolderFiles<'_> {
+    fn read(&self, rel: &Path) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        std::fs::read(self.0.join(rel)).map(std::borrow::Cow::Owned)
+    }
+}
+
 /// Loads and validates one plan folder.
 pub fn load_plan(dir: &Path) -> Result<Plan, PlanErrors> {
+    load_plan_from(dir, &FolderFiles(dir))
+}
+
+/// Loads and validates one plan whose files `files` gives; `dir` names the plan folder (its
+/// last component is the plan id) and prefixes the files in error messages.
+pub fn load_plan_from(dir: &Path, files: &dyn PlanFiles) -> Result<Plan, PlanErrors> {
     let file = dir.join(PLAN_FILE);
-    let text =
-        std::fs::read_to_string(&file).map_err(|e| one(&file, format!("cannot read: {e}")))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let bytes = files
+        .read(Path::new(PLAN_FILE))
+        .map_err(|e| one(&file, format!("cannot read: {e}")))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| one(&file, format!("cannot read: not UTF-8 ({e})")))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut cx = Cx {
         dir,
+        files,
         file: &file,
         text,
         errors: Vec::new(),
@@ -96,6 +122,7 @@ pub fn load_plan(dir: &Path) -> Result<Plan, PlanErrors> {
 /// Validation context: where we are and what went wrong so far.
 pub(super) struct Cx<'a> {
     pub(super) dir: &'a Path,
+    pub(super) files: &'a dyn PlanFiles,
     file: &'a Path,
     text: &'a str,
     pub(super) errors: Vec<PlanError>,

@@ -28,8 +28,8 @@ use rust_decimal::Decimal;
 
 pub use error::{PlanError, PlanErrors};
 pub(crate) use load::parse_value;
-pub use load::{PLAN_FILE, load_dir, load_plan};
-pub use select::{ProductMapping, SelectError, Selector};
+pub use load::{FolderFiles, PLAN_FILE, PlanFiles, load_dir, load_plan, load_plan_from};
+pub use select::{ProductMapping, SelectError, Selector, check_ambiguity};
 pub use table::{KeyKind, Lookup, Table};
 
 use crate::engine::{Level, Method, Rounding, Source};

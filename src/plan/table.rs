@@ -304,26 +304,8 @@ pub enum ValueDecl<'a> {
     Matrix,
 }
 
-/// Reads and indexes a CSV table. Returns every problem found, each located in the CSV file.
-pub fn load_table(
-    name: &str,
-    path: &Path,
-    keys: &[KeyDecl<'_>],
-    value: ValueDecl<'_>,
-    default: Option<Decimal>,
-) -> Result<Table, Vec<PlanError>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        vec![PlanError {
-            file: path.to_path_buf(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read table `{name}`: {e}"),
-        }]
-    })?;
-    parse_table(name, path, &bytes, keys, value, default)
-}
-
-/// [`load_table`] on a file's bytes (a bundle's member, say); `path` names it in errors.
+/// Reads and indexes a CSV table from its bytes (a file on disk, or a bundle's member);
+/// `path` names it in errors. Returns every problem found, each located in the CSV file.
 pub fn parse_table(
     name: &str,
     path: &Path,
