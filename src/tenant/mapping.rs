@@ -5,7 +5,10 @@
 //! `$[?(@.name=='personal-auto')].policyConfiguration.exposures[?(@.name=='vehicle')].fields[?(@.name=='vehicle_value')]`.
 //! Like the platform's own samples, we do not evaluate JSONPath: the last quoted segment is
 //! the Socotra field name, and the path's shape gives the level (`perils[` -> peril,
-//! `exposures[` -> exposure, otherwise policy).
+//! `exposures[` -> exposure, otherwise policy). A field inside a field group is addressed
+//! through the group's own `fields`:
+//! `...policyConfiguration.fields[?(@.name=='drivers')].fields[?(@.name=='driver_dob')]`
+//! is member field `driver_dob` of the policy's field group `drivers`.
 
 use crate::engine::{Level, Source};
 
@@ -36,15 +39,29 @@ pub fn source_of_path(path: &str) -> Result<Source, PathError> {
     if path[fields_at..].matches('[').count() != 1 {
         return Err(PathError::NotAField);
     }
-    let level = if before.contains("perils[") {
-        Level::Peril
-    } else if before.contains("exposures[") {
-        Level::Exposure
-    } else {
-        Level::Policy
+    let level_of = |path: &str| {
+        if path.contains("perils[") {
+            Level::Peril
+        } else if path.contains("exposures[") {
+            Level::Exposure
+        } else {
+            Level::Policy
+        }
     };
+    // `fields[?(@.name=='group')].` right before the last `fields[`: a group's member field.
+    if let Some(group_at) = before.rfind("fields[")
+        && before[group_at..].matches('[').count() == 1
+        && before.ends_with(")].")
+    {
+        let group = last_quoted(&before[group_at..])?;
+        return Ok(Source::Member {
+            level: level_of(&before[..group_at]),
+            group: group.into(),
+            name: name.into(),
+        });
+    }
     Ok(Source::Field {
-        level,
+        level: level_of(before),
         name: name.into(),
     })
 }
@@ -86,6 +103,28 @@ mod tests {
         assert_eq!(
             source_of_path(holder),
             Ok(field(Level::Policy, "last_name"))
+        );
+    }
+
+    #[test]
+    fn a_field_inside_a_field_group_is_a_member_field() {
+        let dob = "$[?(@.name=='acme-auto')].policyConfiguration.fields[?(@.name=='drivers')].fields[?(@.name=='birth_date')]";
+        assert_eq!(
+            source_of_path(dob),
+            Ok(Source::Member {
+                level: Level::Policy,
+                group: "drivers".into(),
+                name: "birth_date".into()
+            })
+        );
+        let on_vehicle = "$[?(@.name=='p')].policyConfiguration.exposures[?(@.name=='vehicle')].fields[?(@.name=='owners')].fields[?(@.name=='share')]";
+        assert_eq!(
+            source_of_path(on_vehicle),
+            Ok(Source::Member {
+                level: Level::Exposure,
+                group: "owners".into(),
+                name: "share".into()
+            })
         );
     }
 
