@@ -244,13 +244,12 @@ fn latest<'b>(
             best
         }
     });
-    let ties: Vec<&str> = plans
-        .filter(|b| {
-            b.plan().in_effect(date) && b.plan().effective_from() == best.plan().effective_from()
-        })
-        .map(|b| b.plan().id())
-        .collect();
-    if ties.len() > 1 {
+    let tie = |b: &&BoundPlan| {
+        b.plan().in_effect(date) && b.plan().effective_from() == best.plan().effective_from()
+    };
+    // Counted, not collected: selection runs per priced peril and must not allocate.
+    if plans.clone().filter(tie).count() > 1 {
+        let ties: Vec<&str> = plans.filter(tie).map(|b| b.plan().id()).collect();
         return Err(SelectError::Ambiguous {
             product: product.to_owned(),
             date,
