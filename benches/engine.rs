@@ -189,5 +189,37 @@ fn warm_tenant(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, engine, whole_request, warm_tenant);
+/// acme-auto (field groups, dates, a prefix table, a matrix, interpolation, named values) on
+/// its largest example, priced as a tenant with no `ratePlan` prices it: the edition chosen
+/// by each priced policy characteristic's term start.
+fn acme(c: &mut Criterion) {
+    let mut group = c.benchmark_group("price_request");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let plans = rater::plan::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rating-tables"))
+        .unwrap();
+    let selector = Selector::resolve(&plans, None, &[]);
+    let body = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("rating-tables/acme-auto-2026-01/tests/005.request.json"),
+    )
+    .unwrap();
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    let mut out = Vec::with_capacity(4096);
+    group.bench_with_input(
+        BenchmarkId::new("acme-auto", "005-20KB"),
+        &body,
+        |b, body| {
+            b.iter(|| {
+                out.clear();
+                price_request(&selector, body, &mut out, PriceOptions::default()).unwrap();
+                std::hint::black_box(&out);
+            })
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, engine, whole_request, warm_tenant, acme);
 criterion_main!(benches);
