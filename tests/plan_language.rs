@@ -448,3 +448,64 @@ fn the_bundled_plans_load() {
     assert!(set.get("acme-auto-2026-01").is_some());
     let _ = support::fixtures();
 }
+
+/// Exact money: 170.94 a year over one month is 170.94 x 1 / 12 = 14.245 exactly, which
+/// rounds half up to 14.25. Dividing the months by 12 first gives a 28-digit quotient just
+/// short of the tie (14.24); the engine multiplies first.
+#[test]
+fn an_exact_half_cent_tie_rounds_up() {
+    let plan = r#"
+[plan]
+version = "1"
+product = "auto"
+effective_from = "2024-01-01"
+
+[proration]
+method = "months"
+
+[outputs]
+exact_premium = true
+
+[perils.theft]
+premium = "170.94"
+"#;
+    let dir = plan_dir("tie", plan, &[]);
+    let plan = std::sync::Arc::new(load_plan(&dir).unwrap());
+    let body = serde_json::to_vec(&serde_json::json!({
+        "tenantTimeZone": "UTC",
+        "policyExposurePerils": [{ "perilCharacteristicsLocator": "p" }],
+        "policy": {
+            "productName": "auto",
+            "originalContractStartTimestamp": "1704067200000",
+            "characteristics": [{ "locator": "pc", "policyStartTimestamp": "1704067200000" }],
+            "exposures": [{
+                "name": "car",
+                "characteristics": [{ "locator": "ec" }],
+                "perils": [{ "name": "theft", "characteristics": [{
+                    "locator": "p",
+                    "coverageStartTimestamp": "1704067200000",
+                    "coverageEndTimestamp": "1706745600000"
+                }]}]
+            }]
+        }
+    }))
+    .unwrap();
+    let mut out = Vec::new();
+    price_request(
+        &Selector::fixed(plan),
+        &body,
+        &mut out,
+        PriceOptions::default(),
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        v["pricedPerilCharacteristics"]["p"]["exactPremium"],
+        "14.25"
+    );
+    // The old order, for the record: 1 / 12 first, then x 170.94, falls short of the tie.
+    let years = rust_decimal::Decimal::ONE / rust_decimal::Decimal::from(12);
+    let short = (rust_decimal::Decimal::new(17094, 2) * years)
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    assert_eq!(short.to_string(), "14.24");
+}
