@@ -73,7 +73,7 @@ pub enum ImpactError {
         from: String,
         /// The `to` plan id.
         to: String,
-        /// The `from` plan's input names, comma-separated.
+        /// Each plan's input names.
         known: String,
     },
     /// The book could not be read.
@@ -466,12 +466,19 @@ pub fn by_sources(from: &Plan, to: &Plan, by: &[String]) -> Result<Vec<Source>, 
                     name: name.clone(),
                     from: from.id().to_owned(),
                     to: to.id().to_owned(),
-                    known: from
-                        .inputs()
+                    known: [from, to]
                         .iter()
-                        .map(|i| &*i.name)
+                        .map(|p| {
+                            let names: Vec<&str> = p.inputs().iter().map(|i| &*i.name).collect();
+                            let names = if names.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                names.join(", ")
+                            };
+                            format!("inputs of `{}`: {names}", p.id())
+                        })
                         .collect::<Vec<_>>()
-                        .join(", "),
+                        .join("; "),
                 })
         })
         .collect()
