@@ -64,13 +64,19 @@ fn args() -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--count: {e}"))?
             }
-            "--seed" => a.seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--seed" => {
+                a.seed = value("--seed")?
+                    .parse()
+                    .map_err(|e| format!("--seed: {e}"))?
+            }
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             s => a.out = s.into(),
         }
     }
     if a.out.as_os_str().is_empty() {
-        return Err("usage: make_book [--socotra DIR] [--acme DIR] [--count N] [--seed S] OUT.jsonl".into());
+        return Err(
+            "usage: make_book [--socotra DIR] [--acme DIR] [--count N] [--seed S] OUT.jsonl".into(),
+        );
     }
     Ok(a)
 }
@@ -122,7 +128,8 @@ fn main() -> Result<(), String> {
     files.extend(requests(&a.acme.join("examples"), ".request.json"));
     for (i, f) in files.iter().enumerate() {
         let text = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let v: Value = serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", f.display()))?;
+        let v: Value =
+            serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", f.display()))?;
         // Socotra templates weigh 4, acme ones 1: most of the book is what the bundled plans
         // price, and the rest shows requests a plan refuses.
         templates.push((v, if i < socotra { 4 } else { 1 }));
@@ -143,8 +150,10 @@ fn main() -> Result<(), String> {
             }
         });
     }
-    let vocab: BTreeMap<String, Vec<String>> =
-        vocab.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect();
+    let vocab: BTreeMap<String, Vec<String>> = vocab
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect();
     let weights: Vec<usize> = templates
         .iter()
         .enumerate()
