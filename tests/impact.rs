@@ -36,7 +36,7 @@ fn read_json(p: &Path) -> Value {
 }
 
 fn dec(v: &Value) -> Decimal {
-    Decimal::from_str(&v.to_string().trim_matches('"').to_owned()).unwrap()
+    Decimal::from_str(v.to_string().trim_matches('"')).unwrap()
 }
 
 /// A folder book of the cases' requests.

@@ -334,6 +334,11 @@ fn would_keep<T>(list: &[T], item: &T, top: usize, order: impl Fn(&T, &T) -> Ord
         && (list.len() < top || order(item, list.last().expect("list is full")) == Ordering::Less)
 }
 
+/// Requests with where each came from, as handed to one worker.
+type Chunk = Vec<(Origin, Vec<u8>)>;
+/// The book as a stream of chunks.
+type Chunks<'e> = Box<dyn Iterator<Item = Chunk> + Send + 'e>;
+
 /// A book of requests.
 #[derive(Clone, Debug)]
 pub enum Book {
@@ -379,10 +384,7 @@ impl Book {
     }
 
     /// The book as a stream of chunks; a read error ends the stream and is left in `error`.
-    fn chunks<'e>(
-        &self,
-        error: &'e Mutex<Option<ImpactError>>,
-    ) -> Result<Box<dyn Iterator<Item = Vec<(Origin, Vec<u8>)>> + Send + 'e>, ImpactError> {
+    fn chunks<'e>(&self, error: &'e Mutex<Option<ImpactError>>) -> Result<Chunks<'e>, ImpactError> {
         let fail = move |e: ImpactError| {
             let mut slot = error.lock().unwrap_or_else(|p| p.into_inner());
             slot.get_or_insert(e);

@@ -56,9 +56,9 @@ pub fn render(meta: &Meta, impact: &Impact) -> String {
          <title>{}</title><style>{CSS}</style></head><body><main>\n",
         escape(&title)
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<h1>{}</h1><p class=\"sub\">Book: {} &middot; {} requests</p>\n",
+        "<h1>{}</h1><p class=\"sub\">Book: {} &middot; {} requests</p>",
         escape(&title),
         escape(&meta.book),
         impact.requests
@@ -71,7 +71,7 @@ pub fn render(meta: &Meta, impact: &Impact) -> String {
     } else {
         ""
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<div class=\"cards\" id=\"totals\">\
          <div class=\"card\"><div class=\"k\">written before</div><div class=\"v\">{}</div></div>\
@@ -80,7 +80,7 @@ pub fn render(meta: &Meta, impact: &Impact) -> String {
          <div class=\"card\"><div class=\"k\">change %</div><div class=\"v {class}\">{}</div></div>\
          <div class=\"card\"><div class=\"k\">priced by both</div><div class=\"v\">{}</div></div>\
          <div class=\"card\"><div class=\"k\">one side only</div><div class=\"v\">{}</div></div>\
-         </div><p class=\"note\">{}</p>\n",
+         </div><p class=\"note\">{}</p>",
         money(impact.total.before),
         money(impact.total.after),
         signed(change),
