@@ -369,7 +369,7 @@ fn the_html_page_renders_in_chromium_with_chart_and_totals() {
     );
     let dom = String::from_utf8_lossy(&dom.stdout);
     let w = want();
-    assert!(dom.contains("<svg id=\"distribution\""), "{dom}");
+    assert!(dom.contains("<svg id=\"distribution-chart\""), "{dom}");
     assert_eq!(dom.matches("<rect ").count(), 9, "one bar per bucket");
     assert!(
         dom.contains(&format!("{:.2}", w.before)),

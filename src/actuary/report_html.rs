@@ -34,7 +34,7 @@ main{max-width:1040px;margin:0 auto;padding:24px 28px 48px}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 6px}\
 .sub{color:#5a6472;margin:0 0 18px}.note{color:#5a6472;margin:0 0 8px;font-size:13px}\
 .cards{display:flex;gap:12px;flex-wrap:wrap}\
-.card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:12px 16px;min-width:150px}\
+.card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:10px 14px;flex:1;min-width:120px}\
 .card .k{color:#5a6472;font-size:12px;text-transform:uppercase;letter-spacing:.04em}\
 .card .v{font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}\
 .up{color:#b4441c}.down{color:#1f7a4d}\
@@ -44,6 +44,7 @@ font-variant-numeric:tabular-nums;vertical-align:top}\
 th{background:#eef1f5;font-weight:600}th:first-child,td:first-child{text-align:left}\
 td.text{text-align:left;max-width:420px;overflow-wrap:anywhere;font-size:12px}\
 svg{background:#fff;border:1px solid #dde1e7;border-radius:8px}\
+table#totals,table#distribution{width:auto;min-width:440px}\
 ";
 
 /// The whole page.
@@ -73,7 +74,7 @@ pub fn render(meta: &Meta, impact: &Impact) -> String {
     };
     let _ = writeln!(
         h,
-        "<div class=\"cards\" id=\"totals\">\
+        "<div class=\"cards\" id=\"summary\">\
          <div class=\"card\"><div class=\"k\">written before</div><div class=\"v\">{}</div></div>\
          <div class=\"card\"><div class=\"k\">written after</div><div class=\"v\">{}</div></div>\
          <div class=\"card\"><div class=\"k\">change</div><div class=\"v {class}\">{}</div></div>\
@@ -145,7 +146,7 @@ pub fn chart(buckets: &[u64; 9]) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg id=\"distribution\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{CHART_W}\" \
+        "<svg id=\"distribution-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{CHART_W}\" \
          height=\"{CHART_H}\" viewBox=\"0 0 {CHART_W} {CHART_H}\" role=\"img\" \
          aria-label=\"requests per bucket of change in percent\" \
          font-family=\"system-ui,sans-serif\" font-size=\"12\">"
