@@ -33,10 +33,10 @@ margin:0;background:#f6f7f9}\
 main{max-width:1040px;margin:0 auto;padding:24px 28px 48px}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 6px}\
 .sub{color:#5a6472;margin:0 0 18px}.note{color:#5a6472;margin:0 0 8px;font-size:13px}\
-.cards{display:flex;gap:12px;flex-wrap:wrap}\
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:8px}\
 .card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:10px 14px;flex:1;min-width:120px}\
 .card .k{color:#5a6472;font-size:12px;text-transform:uppercase;letter-spacing:.04em}\
-.card .v{font-size:20px;font-weight:600;font-variant-numeric:tabular-nums}\
+.card .v{font-size:18px;font-weight:600;font-variant-numeric:tabular-nums}\
 .up{color:#b4441c}.down{color:#1f7a4d}\
 table{border-collapse:collapse;background:#fff;border:1px solid #dde1e7;width:100%}\
 th,td{padding:5px 10px;border-bottom:1px solid #eceef2;text-align:right;\
@@ -80,7 +80,7 @@ pub fn render(meta: &Meta, impact: &Impact) -> String {
          <div class=\"card\"><div class=\"k\">change</div><div class=\"v {class}\">{}</div></div>\
          <div class=\"card\"><div class=\"k\">change %</div><div class=\"v {class}\">{}</div></div>\
          <div class=\"card\"><div class=\"k\">priced by both</div><div class=\"v\">{}</div></div>\
-         <div class=\"card\"><div class=\"k\">one side only</div><div class=\"v\">{}</div></div>\
+         <div class=\"card\"><div class=\"k\">refused: one side / both</div><div class=\"v\">{} / {}</div></div>\
          </div><p class=\"note\">{}</p>",
         money(impact.total.before),
         money(impact.total.after),
@@ -88,6 +88,7 @@ pub fn render(meta: &Meta, impact: &Impact) -> String {
         pct(impact.total.percent()),
         impact.both_priced,
         impact.only_from + impact.only_to,
+        impact.both_refused,
         escape(&basis(impact)),
     );
     let _ = write!(
