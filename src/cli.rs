@@ -343,7 +343,7 @@ fn impact(args: &ImpactArgs) -> anyhow::Result<ExitCode> {
     let bar = terminal.then(|| {
         let bar = indicatif::ProgressBar::new(total);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} requests  {per_sec}  eta {eta}",
+            "{bar:40} {pos}/{len} requests  {elapsed} elapsed, eta {eta}",
         ) {
             bar.set_style(style);
         }
