@@ -311,7 +311,7 @@ fn impact(args: &ImpactArgs) -> anyhow::Result<ExitCode> {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::time::{Duration, Instant};
 
-    use crate::actuary::impact::{self, Book, ImpactOptions};
+    use crate::actuary::impact::{self, Book, ImpactOptions, ProgressUnit};
     use crate::actuary::report::{self, Meta};
 
     let load = |arg: &str| -> anyhow::Result<Arc<crate::plan::Plan>> {
@@ -329,7 +329,7 @@ fn impact(args: &ImpactArgs) -> anyhow::Result<ExitCode> {
     // Checked before the book is read: a misspelt --by fails at once, not after the run.
     impact::by_sources(&from, &to, &opts.by)?;
     let book = Book::open(&args.book)?;
-    let total = book.count()?;
+    let (total, unit) = book.size()?;
     let meta = Meta {
         from: format!("{} {}", from.id(), from.version()),
         to: format!("{} {}", to.id(), to.version()),
@@ -342,9 +342,11 @@ fn impact(args: &ImpactArgs) -> anyhow::Result<ExitCode> {
     let terminal = std::io::stderr().is_terminal();
     let bar = terminal.then(|| {
         let bar = indicatif::ProgressBar::new(total);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} requests  {elapsed} elapsed, eta {eta}",
-        ) {
+        let template = match unit {
+            ProgressUnit::Requests => "{bar:40} {pos}/{len} requests  {elapsed} elapsed, eta {eta}",
+            ProgressUnit::Bytes => "{bar:40} {bytes}/{total_bytes}  {elapsed} elapsed, eta {eta}",
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
         bar
@@ -358,11 +360,18 @@ fn impact(args: &ImpactArgs) -> anyhow::Result<ExitCode> {
                     std::thread::sleep(Duration::from_millis(200));
                     if last.elapsed() >= Duration::from_secs(5) {
                         last = Instant::now();
-                        eprintln!(
-                            "impact: {} of {total} requests, {:.0} s",
-                            done.load(Ordering::Relaxed),
-                            started.elapsed().as_secs_f64()
-                        );
+                        let done = done.load(Ordering::Relaxed);
+                        let secs = started.elapsed().as_secs_f64();
+                        match unit {
+                            ProgressUnit::Requests => {
+                                eprintln!("impact: {done} of {total} requests, {secs:.0} s")
+                            }
+                            ProgressUnit::Bytes => eprintln!(
+                                "impact: {} of {} MB read, {secs:.0} s",
+                                done >> 20,
+                                total >> 20
+                            ),
+                        }
                     }
                 }
             });

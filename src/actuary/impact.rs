@@ -334,8 +334,12 @@ fn would_keep<T>(list: &[T], item: &T, top: usize, order: impl Fn(&T, &T) -> Ord
         && (list.len() < top || order(item, list.last().expect("list is full")) == Ordering::Less)
 }
 
-/// Requests with where each came from, as handed to one worker.
-type Chunk = Vec<(Origin, Vec<u8>)>;
+/// Requests with where each came from, as handed to one worker, and how far into the book
+/// they reach in its [`ProgressUnit`] (requests, or bytes read including blank lines).
+struct Chunk {
+    items: Vec<(Origin, Vec<u8>)>,
+    progress: u64,
+}
 /// The book as a stream of chunks.
 type Chunks<'e> = Box<dyn Iterator<Item = Chunk> + Send + 'e>;
 
@@ -365,20 +369,14 @@ impl Book {
         }
     }
 
-    /// How many requests the book holds (one streaming pass, for the progress bar).
-    pub fn count(&self) -> Result<u64, ImpactError> {
+    /// The book's size for a progress bar: a folder's request files (listed, not read), or a
+    /// `.jsonl` file's bytes (its length: counting its lines would read it all once more).
+    pub fn size(&self) -> Result<(u64, ProgressUnit), ImpactError> {
         match self {
-            Book::Dir(dir) => Ok(dir_entries(dir)?.count() as u64),
+            Book::Dir(dir) => Ok((dir_entries(dir)?.count() as u64, ProgressUnit::Requests)),
             Book::Jsonl(path) => {
-                let file = std::fs::File::open(path).map_err(|source| read_err(path, source))?;
-                let mut n = 0;
-                for line in std::io::BufReader::with_capacity(1 << 20, file).split(b'\n') {
-                    let line = line.map_err(|source| read_err(path, source))?;
-                    if !line.trim_ascii().is_empty() {
-                        n += 1;
-                    }
-                }
-                Ok(n)
+                let meta = std::fs::metadata(path).map_err(|source| read_err(path, source))?;
+                Ok((meta.len(), ProgressUnit::Bytes))
             }
         }
     }
@@ -393,20 +391,21 @@ impl Book {
             Book::Dir(dir) => {
                 let mut entries = dir_entries(dir)?;
                 Ok(Box::new(std::iter::from_fn(move || {
-                    let mut chunk = Vec::with_capacity(CHUNK);
+                    let mut items = Vec::with_capacity(CHUNK);
                     for path in entries.by_ref() {
                         match std::fs::read(&path) {
-                            Ok(body) => chunk.push((Origin::File(path), body)),
+                            Ok(body) => items.push((Origin::File(path), body)),
                             Err(source) => {
                                 fail(read_err(&path, source));
                                 return None;
                             }
                         }
-                        if chunk.len() == CHUNK {
+                        if items.len() == CHUNK {
                             break;
                         }
                     }
-                    (!chunk.is_empty()).then_some(chunk)
+                    let progress = items.len() as u64;
+                    (!items.is_empty()).then_some(Chunk { items, progress })
                 })))
             }
             Book::Jsonl(path) => {
@@ -415,15 +414,17 @@ impl Book {
                 let path = path.clone();
                 let mut line_no = 0u64;
                 Ok(Box::new(std::iter::from_fn(move || {
-                    let mut chunk = Vec::with_capacity(CHUNK);
-                    while chunk.len() < CHUNK {
+                    let mut items = Vec::with_capacity(CHUNK);
+                    let mut progress = 0;
+                    while items.len() < CHUNK {
                         let mut line = Vec::new();
                         match reader.read_until(b'\n', &mut line) {
                             Ok(0) => break,
-                            Ok(_) => {
+                            Ok(n) => {
                                 line_no += 1;
+                                progress += n as u64;
                                 if !line.trim_ascii().is_empty() {
-                                    chunk.push((Origin::Line(line_no), line));
+                                    items.push((Origin::Line(line_no), line));
                                 }
                             }
                             Err(source) => {
@@ -432,7 +433,7 @@ impl Book {
                             }
                         }
                     }
-                    (!chunk.is_empty()).then_some(chunk)
+                    (progress > 0).then_some(Chunk { items, progress })
                 })))
             }
         }
@@ -486,8 +487,18 @@ pub fn by_sources(from: &Plan, to: &Plan, by: &[String]) -> Result<Vec<Source>, 
         .collect()
 }
 
+/// What [`Book::size`] and the progress callback of [`run`] count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressUnit {
+    /// Requests (a folder book).
+    Requests,
+    /// Bytes read (a `.jsonl` book).
+    Bytes,
+}
+
 /// Prices every request of `book` with both plans and aggregates the change. `progress` is
-/// called from the workers with the number of requests each chunk held.
+/// called from the workers after each chunk with how far it took the book, in the unit
+/// [`Book::size`] gives.
 pub fn run(
     from: Arc<Plan>,
     to: Arc<Plan>,
@@ -511,11 +522,10 @@ pub fn run(
         .fold(
             || Worker::new(opts),
             |mut w, chunk| {
-                let n = chunk.len() as u64;
-                for (origin, body) in chunk {
+                for (origin, body) in chunk.items {
                     w.request(&cx, origin, &body);
                 }
-                progress(n);
+                progress(chunk.progress);
                 w
             },
         )
