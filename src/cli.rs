@@ -1,5 +1,7 @@
 //! The command line: `rater` (or `rater serve`) runs the service, `rater check` validates
-//! plans, `rater rate` prices a request file with no server.
+//! plans, `rater rate` prices a request file with no server, `rater test` runs plans' test
+//! cases and `rater impact` compares two plans over a book (both in [`crate::actuary`]; this
+//! file only prints).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,42 @@ enum Command {
         /// The request JSON file.
         request: PathBuf,
     },
+    /// Run every plan's test cases (`<plan>/tests/NNN.request.json` with
+    /// `NNN.expected.json`); exits non-zero on any failure or a plan that does not load.
+    Test {
+        /// Plan folders, or folders of plan folders.
+        #[arg(default_value = "rating-tables")]
+        dirs: Vec<PathBuf>,
+        /// For each failing case, print the explain trace of every peril that differs.
+        #[arg(long)]
+        explain: bool,
+        /// Print every case, and both messages of expected errors.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Price a book of requests with two plans and report the change in written premium.
+    Impact {
+        /// The plan before the change: a plan folder or a plan id under `rating-tables/`.
+        #[arg(long)]
+        from: String,
+        /// The plan after the change.
+        #[arg(long)]
+        to: String,
+        /// A folder of rating requests (*.json) or a .jsonl file (one request per line).
+        book: PathBuf,
+        /// Also group by this plan input (repeatable); its value is read from each request.
+        #[arg(long = "by", value_name = "NAME")]
+        by: Vec<String>,
+        /// Write one CSV file per table into this folder.
+        #[arg(long, value_name = "DIR")]
+        csv: Option<PathBuf>,
+        /// Write the report as one self-contained HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// How many largest increases, decreases and one-sided requests to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
 }
 
 /// Runs the command line; `main` only maps the result to an exit code.
@@ -67,6 +105,28 @@ pub fn run() -> anyhow::Result<ExitCode> {
             explain,
             request,
         }) => rate(&plan, explain, &request),
+        Some(Command::Test {
+            dirs,
+            explain,
+            verbose,
+        }) => test(&dirs, explain, verbose),
+        Some(Command::Impact {
+            from,
+            to,
+            book,
+            by,
+            csv,
+            html,
+            top,
+        }) => impact(&ImpactArgs {
+            from,
+            to,
+            book,
+            by,
+            csv,
+            html,
+            top,
+        }),
     }
 }
 
@@ -152,4 +212,203 @@ fn print_explain(out: &[u8]) -> anyhow::Result<()> {
         serde_json::json!({ "pricedPerilCharacteristics": v["pricedPerilCharacteristics"] });
     writeln!(stdout, "answer {answer}")?;
     Ok(())
+}
+
+fn test(dirs: &[PathBuf], explain: bool, verbose: bool) -> anyhow::Result<ExitCode> {
+    use crate::actuary::plantest::{self, CaseOutcome, PlanOutcome, TestOptions};
+
+    let results = plantest::run(dirs, TestOptions { explain })?;
+    let mut out = std::io::stdout().lock();
+    for plan in &results {
+        let cases = match &plan.outcome {
+            PlanOutcome::LoadFailed(errors) => {
+                writeln!(out, "plan {}: does not load", plan.dir.display())?;
+                for e in &errors.0 {
+                    writeln!(out, "  {e}")?;
+                }
+                continue;
+            }
+            PlanOutcome::Ran { id, cases } => {
+                let failed = cases.iter().filter(|c| !c.outcome.passed()).count();
+                writeln!(
+                    out,
+                    "plan {id} ({}): {} cases, {failed} failed",
+                    plan.dir.display(),
+                    cases.len()
+                )?;
+                cases
+            }
+        };
+        for case in cases {
+            let passed = case.outcome.passed();
+            if passed && !verbose {
+                continue;
+            }
+            let mark = if passed { "ok  " } else { "FAIL" };
+            writeln!(out, "  {mark} {}  {}", case.name, case.request.display())?;
+            match &case.outcome {
+                CaseOutcome::Passed { amounts } => writeln!(out, "       {amounts} amounts equal")?,
+                CaseOutcome::Refused { expected, got } => {
+                    writeln!(out, "       refused as expected")?;
+                    writeln!(out, "       want error: {expected}")?;
+                    writeln!(out, "       got error:  {got}")?;
+                }
+                CaseOutcome::NotRefused { expected, answer } => {
+                    writeln!(out, "       want error: {expected}")?;
+                    writeln!(out, "       got answer: {answer}")?;
+                }
+                CaseOutcome::UnexpectedError { error } => {
+                    writeln!(out, "       want an answer")?;
+                    writeln!(out, "       got error: {error}")?;
+                }
+                CaseOutcome::Broken(e) => writeln!(out, "       cannot run: {e}")?,
+                CaseOutcome::Differs {
+                    differences,
+                    traces,
+                } => {
+                    let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
+                    for d in differences {
+                        writeln!(
+                            out,
+                            "       {} {}: want {}, got {}",
+                            d.locator,
+                            d.field,
+                            shown(&d.want),
+                            shown(&d.got)
+                        )?;
+                    }
+                    for (locator, lines) in traces {
+                        writeln!(out, "       explain {locator}:")?;
+                        for line in lines {
+                            writeln!(out, "         {line}")?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let s = plantest::summary(&results);
+    writeln!(out, "{} passed, {} failed", s.passed, s.failed)?;
+    Ok(if s.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+struct ImpactArgs {
+    from: String,
+    to: String,
+    book: PathBuf,
+    by: Vec<String>,
+    csv: Option<PathBuf>,
+    html: Option<PathBuf>,
+    top: usize,
+}
+
+fn impact(args: &ImpactArgs) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal as _;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use crate::actuary::impact::{self, Book, ImpactOptions, ProgressUnit};
+    use crate::actuary::report::{self, Meta};
+
+    let load = |arg: &str| -> anyhow::Result<Arc<crate::plan::Plan>> {
+        let dir = plan_dir(arg);
+        load_plan(&dir)
+            .map(Arc::new)
+            .map_err(|e| anyhow::anyhow!("plan {} does not load:\n{e}", dir.display()))
+    };
+    let from = load(&args.from)?;
+    let to = load(&args.to)?;
+    let opts = ImpactOptions {
+        by: args.by.clone(),
+        top: args.top,
+    };
+    // Checked before the book is read: a misspelt --by fails at once, not after the run.
+    impact::by_sources(&from, &to, &opts.by)?;
+    let book = Book::open(&args.book)?;
+    let (total, unit) = book.size()?;
+    let meta = Meta {
+        from: format!("{} {}", from.id(), from.version()),
+        to: format!("{} {}", to.id(), to.version()),
+        book: args.book.display().to_string(),
+    };
+
+    let started = Instant::now();
+    let done = AtomicU64::new(0);
+    let finished = AtomicBool::new(false);
+    let terminal = std::io::stderr().is_terminal();
+    let bar = terminal.then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        let template = match unit {
+            ProgressUnit::Requests => "{bar:40} {pos}/{len} requests  {elapsed} elapsed, eta {eta}",
+            ProgressUnit::Bytes => "{bar:40} {bytes}/{total_bytes}  {elapsed} elapsed, eta {eta}",
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let result = std::thread::scope(|scope| {
+        if !terminal {
+            // Off a terminal (CI logs, pipes) a bar would be noise: one line every few seconds.
+            scope.spawn(|| {
+                let mut last = Instant::now();
+                while !finished.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    if last.elapsed() >= Duration::from_secs(5) {
+                        last = Instant::now();
+                        let done = done.load(Ordering::Relaxed);
+                        let secs = started.elapsed().as_secs_f64();
+                        match unit {
+                            ProgressUnit::Requests => {
+                                eprintln!("impact: {done} of {total} requests, {secs:.0} s")
+                            }
+                            ProgressUnit::Bytes => eprintln!(
+                                "impact: {} of {} MB read, {secs:.0} s",
+                                done >> 20,
+                                total >> 20
+                            ),
+                        }
+                    }
+                }
+            });
+        }
+        let progress = |n: u64| {
+            done.fetch_add(n, Ordering::Relaxed);
+            if let Some(bar) = &bar {
+                bar.inc(n);
+            }
+        };
+        let r = impact::run(from.clone(), to.clone(), &book, &opts, &progress);
+        finished.store(true, Ordering::Relaxed);
+        r
+    });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let result = result?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "priced {} requests with both plans in {secs:.2} s ({:.0} requests/s on {} threads)",
+        result.requests,
+        result.requests as f64 / secs.max(1e-9),
+        rayon::current_num_threads()
+    );
+
+    let mut stdout = std::io::stdout().lock();
+    report::write_text(&mut stdout, &meta, &result)?;
+    if let Some(dir) = &args.csv {
+        let files = report::write_csv(dir, &result)
+            .with_context(|| format!("cannot write the CSV files into {}", dir.display()))?;
+        eprintln!("wrote {} CSV files into {}", files.len(), dir.display());
+    }
+    if let Some(file) = &args.html {
+        std::fs::write(file, crate::actuary::report_html::render(&meta, &result))
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        eprintln!("wrote {}", file.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,9 +7,12 @@
 //! - [`pricing`]: one rating request, bytes in, bytes out (shared by service and CLI).
 //! - [`wire`]: Socotra's JSON: borrowed request types, response writer.
 //! - [`tenant`]: tenant state from the State API, cached.
+//! - [`actuary`]: actuary tooling: plan test cases (`rater test`), the impact of a plan
+//!   change on a book of requests (`rater impact`).
 //! - [`http`]: the hyper service; [`config`]: its settings; [`telemetry`]: logs and shared
 //!   counters; [`cli`]: the command line.
 
+pub mod actuary;
 pub mod cli;
 pub mod config;
 pub mod engine;
