@@ -78,7 +78,7 @@ enum Command {
         to: String,
         /// A folder of rating requests (*.json) or a .jsonl file (one request per line).
         book: PathBuf,
-        /// Also group by this plan input (repeatable); its value is read from each request.
+        /// Also group by this plan input, named value or table (repeatable), as computed for each peril characteristic.
         #[arg(long = "by", value_name = "NAME")]
         by: Vec<String>,
         /// Write one CSV file per table into this folder.
@@ -327,7 +327,7 @@ fn impact(args: &ImpactArgs) -> anyhow::Result<ExitCode> {
         top: args.top,
     };
     // Checked before the book is read: a misspelt --by fails at once, not after the run.
-    impact::by_sources(&from, &to, &opts.by)?;
+    impact::by_names(&from, &to, &opts.by)?;
     let book = Book::open(&args.book)?;
     let (total, unit) = book.size()?;
     let meta = Meta {

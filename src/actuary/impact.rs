@@ -23,8 +23,8 @@ use rayon::iter::{ParallelBridge as _, ParallelIterator as _};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::engine::{InputSource as _, Source};
-use crate::plan::{Plan, Selector};
+use crate::engine::value_of;
+use crate::plan::{BoundPlan, Plan, Ref, Selector};
 use crate::pricing::{PriceOptions, price_request};
 use crate::wire::payload::Payload;
 
@@ -62,9 +62,9 @@ pub struct ImpactOptions {
 /// Why an impact run cannot be done.
 #[derive(Debug, thiserror::Error)]
 pub enum ImpactError {
-    /// `--by` names an input neither plan declares.
+    /// `--by` names nothing either plan declares.
     #[error(
-        "--by {name}: neither plan `{from}` nor `{to}` has an input of that name (inputs of `{from}`: {known})"
+        "--by {name}: neither plan `{from}` nor `{to}` has an input, value or table of that name ({known})"
     )]
     UnknownInput {
         /// The name asked for.
@@ -456,15 +456,15 @@ fn dir_entries(dir: &Path) -> Result<impl Iterator<Item = PathBuf> + Send + use<
         .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file()))
 }
 
-/// Where each `--by` input is read from: the `from` plan's input of that name (else the
-/// `to` plan's), with that plan's own default source.
-pub fn by_sources(from: &Plan, to: &Plan, by: &[String]) -> Result<Vec<Source>, ImpactError> {
+/// What each `--by` name means: the `from` plan's input, named value or table of that name
+/// (else the `to` plan's), evaluated by the engine for each peril characteristic, so a
+/// derived value (the territory of a ZIP) groups the book as well as a field does.
+pub fn by_names(from: &Arc<Plan>, to: &Arc<Plan>, by: &[String]) -> Result<Vec<By>, ImpactError> {
     by.iter()
         .map(|name| {
             [from, to]
                 .iter()
-                .find_map(|p| p.inputs().iter().find(|i| *i.name == **name))
-                .map(|i| i.source.clone())
+                .find_map(|p| p.name(name).map(|r| (BoundPlan::unbound((*p).clone()), r)))
                 .ok_or_else(|| ImpactError::UnknownInput {
                     name: name.clone(),
                     from: from.id().to_owned(),
@@ -472,13 +472,13 @@ pub fn by_sources(from: &Plan, to: &Plan, by: &[String]) -> Result<Vec<Source>, 
                     known: [from, to]
                         .iter()
                         .map(|p| {
-                            let names: Vec<&str> = p.inputs().iter().map(|i| &*i.name).collect();
+                            let names = p.names();
                             let names = if names.is_empty() {
                                 "none".to_owned()
                             } else {
                                 names.join(", ")
                             };
-                            format!("inputs of `{}`: {names}", p.id())
+                            format!("names of `{}`: {names}", p.id())
                         })
                         .collect::<Vec<_>>()
                         .join("; "),
@@ -486,6 +486,9 @@ pub fn by_sources(from: &Plan, to: &Plan, by: &[String]) -> Result<Vec<Source>, 
         })
         .collect()
 }
+
+/// A `--by` name resolved: the plan that declares it, and what it is there.
+pub type By = (BoundPlan, Ref);
 
 /// What [`Book::size`] and the progress callback of [`run`] count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -506,7 +509,7 @@ pub fn run(
     opts: &ImpactOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Impact, ImpactError> {
-    let sources = by_sources(&from, &to, &opts.by)?;
+    let sources = by_names(&from, &to, &opts.by)?;
     let from = Selector::fixed(from);
     let to = Selector::fixed(to);
     let error = Mutex::new(None);
@@ -540,7 +543,7 @@ pub fn run(
 struct Cx<'a> {
     from: &'a Selector,
     to: &'a Selector,
-    sources: &'a [Source],
+    sources: &'a [By],
     opts: &'a ImpactOptions,
 }
 
@@ -725,19 +728,21 @@ pub struct PerilDimensions {
     pub locator: String,
     /// The peril's name.
     pub peril: String,
-    /// The value of each `--by` input, as read from the request (`None` when absent).
+    /// The value of each `--by` name for this peril characteristic (`None` when absent or
+    /// when it cannot be computed).
     pub by: Vec<Option<String>>,
 }
 
 /// Reads the grouping dimensions of a request: product, and per peril characteristic its
-/// peril name and each `--by` input's raw value, read through the wire payload exactly as the
-/// engine would read that source.
-///
-/// The one place that knows how a grouping value is found: when the engine can report the
-/// values it computed with (after mappings, defaults, tables), swap this function for that.
-pub fn dimensions(body: &[u8], by: &[Source]) -> Option<Dimensions> {
+/// peril name and each `--by` name's value as the engine computes it (`engine::value_of`:
+/// the input after defaults, a named value, a table's value).
+pub fn dimensions(body: &[u8], by: &[By]) -> Option<Dimensions> {
     Payload::with(body, |p| {
         let p = p.ok()?;
+        let tz = match p.tenant_time_zone() {
+            Some(name) => jiff::tz::db().get(name).ok(),
+            None => None,
+        };
         let mut dims = Dimensions {
             product: p.product_name().unwrap_or("(none)").to_owned(),
             perils: Vec::with_capacity(p.triplet_count()),
@@ -750,7 +755,14 @@ pub fn dimensions(body: &[u8], by: &[Source]) -> Option<Dimensions> {
             dims.perils.push(PerilDimensions {
                 locator: locator.to_owned(),
                 peril: view.peril_name().unwrap_or("(none)").to_owned(),
-                by: by.iter().map(|s| view.read(s).map(str::to_owned)).collect(),
+                by: by
+                    .iter()
+                    .map(|(bound, r)| {
+                        let peril = view.peril_name().unwrap_or("");
+                        let tz = tz.as_ref()?;
+                        value_of(bound, peril, &view, tz, *r).ok().flatten()
+                    })
+                    .collect(),
             });
         }
         Some(dims)

@@ -16,6 +16,6 @@ pub use error::RatingError;
 pub use eval::whole_years;
 pub use input::{Builtin, InputSource, Level, Source, Value};
 pub use proration::{Duration, Method, ProrationError};
-pub use rate::{Commission, MAX_AMOUNT, PolicyPeriod, Priced, rate};
+pub use rate::{Commission, MAX_AMOUNT, PolicyPeriod, Priced, rate, value_of};
 pub use rounding::{Rounding, RoundingMode};
 pub use trace::{Explain, NoTrace, TraceEvent, Tracer};

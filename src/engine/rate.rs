@@ -185,6 +185,48 @@ pub fn rate<'p, S: InputSource, T: Tracer>(
     })
 }
 
+/// The value a plan's input, named value or table has for one peril characteristic, as
+/// text (`None`: an optional input that is absent). The actuary tools group a book by it
+/// (`rater impact --by territory`). A name that exists once per field-group member has no
+/// single value here: an error.
+pub fn value_of<S: InputSource>(
+    bound: &BoundPlan,
+    peril: &str,
+    src: &S,
+    time_zone: &TimeZone,
+    name: crate::plan::Ref,
+) -> Result<Option<String>, RatingError> {
+    use crate::plan::{Ref, Ty};
+    let plan = bound.plan();
+    let mut tracer = super::NoTrace;
+    let mut eval = Eval::new(bound, src, time_zone, peril, &mut tracer);
+    let v = match name {
+        Ref::Input(id) if plan.inputs[id].group.is_some() => {
+            return Err(RatingError::Internal(
+                "a member field has one value per member",
+            ));
+        }
+        Ref::Input(id) => eval.input(id)?,
+        Ref::Value(v) if plan.values[v].group.is_some() => {
+            return Err(RatingError::Internal(
+                "a member value has one value per member",
+            ));
+        }
+        Ref::Value(v) if plan.values[v].ty == Ty::Bool => {
+            let e = &plan.values[v].expr;
+            return Ok(Some(eval.truth(e)?.to_string()));
+        }
+        Ref::Value(v) => Some(eval.value(&plan.values[v].expr)?),
+        Ref::Table(t) if plan.table_refs[t].group.is_some() => {
+            return Err(RatingError::Internal(
+                "a table keyed by members has one value per member",
+            ));
+        }
+        Ref::Table(t) => Some(Value::Number(eval.table(t)?)),
+    };
+    Ok(v.map(|v| super::eval::display(&v)))
+}
+
 fn round<S: InputSource, T: Tracer>(
     eval: &mut Eval<'_, '_, S, T>,
     output: &'static str,

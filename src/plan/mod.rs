@@ -252,6 +252,34 @@ impl Plan {
     pub fn values(&self) -> &[ValueDef] {
         &self.values
     }
+    /// What `name` means in this plan: an input, else a named value, else a table.
+    pub fn name(&self, name: &str) -> Option<Ref> {
+        let input = self
+            .inputs
+            .iter()
+            .position(|i| *i.name == *name)
+            .map(Ref::Input);
+        let value = || {
+            self.values
+                .iter()
+                .position(|v| *v.name == *name)
+                .map(Ref::Value)
+        };
+        let table = || {
+            self.tables
+                .iter()
+                .position(|t| *t.name == *name)
+                .map(Ref::Table)
+        };
+        input.or_else(value).or_else(table)
+    }
+    /// Every name [`Plan::name`] knows, for messages.
+    pub fn names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.inputs.iter().map(|i| &*i.name).collect();
+        out.extend(self.values.iter().map(|v| &*v.name));
+        out.extend(self.tables.iter().map(|t| &*t.name));
+        out
+    }
     /// The plan's version string, echoed in traces.
     pub fn version(&self) -> &str {
         &self.version
