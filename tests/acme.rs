@@ -330,3 +330,40 @@ fn a_bad_mapping_only_affects_its_product() {
     assert!(price(&sel, &fixture).is_ok());
     let _ = Arc::new(set);
 }
+
+/// Values that depend only on the policy (the driver factor) are computed once per policy
+/// characteristic and shared by its perils; with a trace nothing is shared. Both give the
+/// same answers, to the cent.
+#[test]
+fn sharing_policy_values_between_perils_changes_no_answer() {
+    let set = plans();
+    let selector = Selector::resolve(&set, None, &[]);
+    for (_, stem, body, expected) in cases() {
+        if expected.get("error").is_some() {
+            continue;
+        }
+        let shared = price(&selector, &body).unwrap();
+        let mut out = Vec::new();
+        price_request(&selector, &body, &mut out, PriceOptions { explain: true }).unwrap();
+        let traced: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            shared["pricedPerilCharacteristics"], traced["pricedPerilCharacteristics"],
+            "{stem}"
+        );
+        // Each peril's trace computes its own driver factor.
+        for (locator, lines) in traced["explain"].as_object().unwrap() {
+            let peril = &expected["pricedPerilCharacteristics"][locator];
+            if peril["yearlyPremium"] == "24.00" {
+                continue; // roadside: a flat rate, no factor
+            }
+            assert!(
+                lines
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|l| l.as_str().unwrap().starts_with("value DF = ")),
+                "{stem} {locator}"
+            );
+        }
+    }
+}

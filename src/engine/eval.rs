@@ -39,6 +39,25 @@ enum Memo<'a> {
     Truth(bool),
 }
 
+/// Named values that depend only on the policy, shared by the perils of one policy
+/// characteristic within a request (a driver factor over every driver is computed once per
+/// policy, not once per peril). Kept in [`super::PolicyPeriod`]; a value is shared only
+/// between evaluations of the same bound plan and policy characteristic, and only numbers,
+/// dates and truths are kept (they borrow nothing).
+#[derive(Clone, Debug, Default)]
+pub struct PolicyMemo {
+    /// (the bound plan's address, the policy characteristic) the values belong to.
+    key: Option<(usize, u32)>,
+    values: SmallVec<[Option<Shared>; 16]>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Shared {
+    Number(Decimal),
+    Date(Date),
+    Truth(bool),
+}
+
 /// The evaluation context of one peril characteristic.
 ///
 /// One lifetime `'a` covers the plan (text literals and defaults borrow it) and the request
@@ -54,6 +73,10 @@ pub(crate) struct Eval<'a, 'c, S: InputSource, T: Tracer> {
     values: SmallVec<[Option<Memo<'a>>; 16]>,
     /// The member being evaluated inside an aggregate.
     member: Option<(GroupId, usize)>,
+    /// Policy-wide values shared with the request's other perils of the same policy
+    /// characteristic; `None` when the source cannot say which that is, or when tracing
+    /// (each peril's trace then shows every value it uses).
+    shared: Option<&'c mut PolicyMemo>,
 }
 
 impl<'a, 'c, S: InputSource, T: Tracer> Eval<'a, 'c, S, T> {
@@ -63,8 +86,23 @@ impl<'a, 'c, S: InputSource, T: Tracer> Eval<'a, 'c, S, T> {
         tz: &'c TimeZone,
         peril: &'c str,
         tracer: &'c mut T,
+        shared: Option<&'c mut PolicyMemo>,
     ) -> Self {
         let plan: &'a Plan = bound.plan();
+        let key = src
+            .policy_key()
+            .map(|k| (bound as *const BoundPlan as usize, k));
+        let shared = match (shared, key) {
+            (Some(memo), Some(key)) if !T::ON => {
+                if memo.key != Some(key) {
+                    memo.key = Some(key);
+                    memo.values.clear();
+                    memo.values.resize(plan.values.len(), None);
+                }
+                Some(memo)
+            }
+            _ => None,
+        };
         Eval {
             bound,
             plan,
@@ -75,6 +113,23 @@ impl<'a, 'c, S: InputSource, T: Tracer> Eval<'a, 'c, S, T> {
             inputs: SmallVec::from_elem(Slot::Unread, plan.inputs.len()),
             values: SmallVec::from_elem(None, plan.values.len()),
             member: None,
+            shared,
+        }
+    }
+
+    /// The policy-wide value `v` computed by an earlier peril of this policy, if any.
+    fn shared_get(&self, v: ValueId) -> Option<Shared> {
+        match &self.shared {
+            Some(memo) if self.bound.policy_wide(v) => memo.values[v],
+            _ => None,
+        }
+    }
+
+    fn shared_put(&mut self, v: ValueId, x: Shared) {
+        if self.bound.policy_wide(v)
+            && let Some(memo) = &mut self.shared
+        {
+            memo.values[v] = Some(x);
         }
     }
 
@@ -319,12 +374,28 @@ impl<'a, 'c, S: InputSource, T: Tracer> Eval<'a, 'c, S, T> {
         let plan = self.plan;
         let def = &plan.values[v];
         let member = def.group.is_some();
-        if !member && let Some(Memo::Value(x)) = self.values[v] {
-            return Ok(x);
+        if !member {
+            if let Some(Memo::Value(x)) = self.values[v] {
+                return Ok(x);
+            }
+            let shared = match self.shared_get(v) {
+                Some(Shared::Number(d)) => Some(Value::Number(d)),
+                Some(Shared::Date(d)) => Some(Value::Date(d)),
+                _ => None,
+            };
+            if let Some(x) = shared {
+                self.values[v] = Some(Memo::Value(x));
+                return Ok(x);
+            }
         }
         let x = self.value(&def.expr)?;
         if !member {
             self.values[v] = Some(Memo::Value(x));
+            match x {
+                Value::Number(d) => self.shared_put(v, Shared::Number(d)),
+                Value::Date(d) => self.shared_put(v, Shared::Date(d)),
+                Value::Text(_) => {}
+            }
         }
         if T::ON {
             let name = match (member, self.member) {
@@ -344,12 +415,19 @@ impl<'a, 'c, S: InputSource, T: Tracer> Eval<'a, 'c, S, T> {
         let plan = self.plan;
         let def = &plan.values[v];
         let member = def.group.is_some();
-        if !member && let Some(Memo::Truth(b)) = self.values[v] {
-            return Ok(b);
+        if !member {
+            if let Some(Memo::Truth(b)) = self.values[v] {
+                return Ok(b);
+            }
+            if let Some(Shared::Truth(b)) = self.shared_get(v) {
+                self.values[v] = Some(Memo::Truth(b));
+                return Ok(b);
+            }
         }
         let b = self.truth(&def.expr)?;
         if !member {
             self.values[v] = Some(Memo::Truth(b));
+            self.shared_put(v, Shared::Truth(b));
         }
         Ok(b)
     }

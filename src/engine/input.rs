@@ -189,6 +189,13 @@ pub trait InputSource {
     /// How many exposures named `name` the policy has.
     fn exposure_count(&self, name: &str) -> usize;
 
+    /// Which policy characteristic this peril belongs to, within one request: perils with
+    /// the same key share the values that depend only on the policy. `None` (the default)
+    /// shares nothing.
+    fn policy_key(&self) -> Option<u32> {
+        None
+    }
+
     /// Reads a value through a [`Source`]; a member field reads as absent here (it needs a
     /// member: [`InputSource::member_field`]).
     fn read(&self, source: &Source) -> Option<&str> {

@@ -9,9 +9,9 @@ use jiff::tz::TimeZone;
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
-use super::eval::Eval;
+use super::eval::{Eval, PolicyMemo};
 use super::proration::{self, Method};
 use super::trace::{TraceEvent, Tracer};
 use super::{Builtin, InputSource, RatingError, Source, Value};
@@ -35,6 +35,10 @@ pub struct PolicyPeriod<'a> {
     /// next peril with the same period reuses it. `measure` is a pure function of these
     /// keys and the fields above, so the memo can never change an answer.
     last: Cell<Option<(Method, i64, i64, proration::Duration)>>,
+    /// The named values that depend only on the policy, shared by its perils
+    /// ([`PolicyMemo`]): pure functions of the policy characteristic, so sharing them can
+    /// never change an answer.
+    shared: RefCell<PolicyMemo>,
 }
 
 impl<'a> PolicyPeriod<'a> {
@@ -49,6 +53,7 @@ impl<'a> PolicyPeriod<'a> {
             anchor_ms,
             payment_schedule,
             last: Cell::new(None),
+            shared: RefCell::new(PolicyMemo::default()),
         }
     }
 }
@@ -130,7 +135,17 @@ pub fn rate<'p, S: InputSource, T: Tracer>(
                 .is_err(),
         });
     }
-    let mut eval = Eval::new(bound, src, period.time_zone, peril, tracer);
+    // `rate` is not re-entered, so the memo is never borrowed twice; `try_borrow_mut` makes
+    // a bug there share nothing rather than panic.
+    let mut shared = period.shared.try_borrow_mut().ok();
+    let mut eval = Eval::new(
+        bound,
+        src,
+        period.time_zone,
+        peril,
+        tracer,
+        shared.as_deref_mut(),
+    );
     let premium = run(&mut eval, calc)?;
     let outputs = &plan.outputs;
     let yearly = round(&mut eval, "yearlyPremium", premium, outputs.yearly_rounding)?;
@@ -199,7 +214,7 @@ pub fn value_of<S: InputSource>(
     use crate::plan::{Ref, Ty};
     let plan = bound.plan();
     let mut tracer = super::NoTrace;
-    let mut eval = Eval::new(bound, src, time_zone, peril, &mut tracer);
+    let mut eval = Eval::new(bound, src, time_zone, peril, &mut tracer, None);
     let v = match name {
         Ref::Input(id) if plan.inputs[id].group.is_some() => {
             return Err(RatingError::Internal(

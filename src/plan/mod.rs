@@ -54,6 +54,39 @@ pub enum Ref {
     Table(TableId),
 }
 
+impl Expr {
+    /// Every name the expression reads directly (inside aggregates too).
+    pub fn refs(&self, out: &mut Vec<Ref>) {
+        match self {
+            Expr::Num(_) | Expr::Text(_) | Expr::Date(_) | Expr::CountExposures(_) => {}
+            Expr::Ref(r) => out.push(*r),
+            Expr::Present(i) => out.push(Ref::Input(*i)),
+            Expr::Neg(x) | Expr::Not(x) | Expr::Round(x, _) | Expr::Year(x) => x.refs(out),
+            Expr::Arith(_, a, b)
+            | Expr::Compare(_, a, b)
+            | Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::YearsBetween(a, b) => {
+                a.refs(out);
+                b.refs(out);
+            }
+            Expr::In(x, list, _) => {
+                x.refs(out);
+                list.iter().for_each(|e| e.refs(out));
+            }
+            Expr::If(c, a, b) => {
+                c.refs(out);
+                a.refs(out);
+                b.refs(out);
+            }
+            Expr::Min(list) | Expr::Max(list) => list.iter().for_each(|e| e.refs(out)),
+            Expr::Aggregate { of, filter, .. } => {
+                of.iter().chain(filter.iter()).for_each(|e| e.refs(out));
+            }
+        }
+    }
+}
+
 /// The type of a value in an expression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ty {
@@ -564,6 +597,10 @@ pub struct BoundPlan {
     groups: Arc<[(Level, Box<str>)]>,
     /// The first mapping that cannot be honoured, if any.
     error: Option<MappingError>,
+    /// Per named value: whether it depends only on the policy (its policy characteristic,
+    /// policy-level groups, the product, the rating date), so that the perils of one policy
+    /// characteristic may share it. Bound, because a mapping may move an input's level.
+    policy_wide: Arc<[bool]>,
 }
 
 impl BoundPlan {
@@ -626,12 +663,19 @@ impl BoundPlan {
             .zip(plan.groups.iter())
             .map(|(bound, def)| bound.unwrap_or_else(|| (def.level, def.name.clone())))
             .collect();
+        let policy_wide = policy_wide(&plan, &sources);
         BoundPlan {
             plan,
             sources: sources.into(),
             groups,
             error,
+            policy_wide,
         }
+    }
+
+    /// Whether named value `v` depends only on the policy (see the field).
+    pub fn policy_wide(&self, v: ValueId) -> bool {
+        self.policy_wide[v]
     }
 
     /// The plan.
@@ -654,6 +698,50 @@ impl BoundPlan {
     pub fn mapping_error(&self) -> Option<&MappingError> {
         self.error.as_ref()
     }
+}
+
+/// Which named values depend only on the policy, given where each input is read from.
+fn policy_wide(plan: &Plan, sources: &[Source]) -> Arc<[bool]> {
+    use crate::engine::Builtin;
+    fn of_ref(plan: &Plan, sources: &[Source], memo: &mut [Option<bool>], r: Ref) -> bool {
+        match r {
+            Ref::Input(i) => match &sources[i] {
+                Source::Field { level, .. } | Source::Member { level, .. } => {
+                    *level == Level::Policy
+                }
+                Source::Builtin(b) => matches!(
+                    b,
+                    Builtin::ProductName
+                        | Builtin::PaymentSchedule
+                        | Builtin::PolicyStart
+                        | Builtin::PolicyEnd
+                        | Builtin::RatingDate
+                ),
+            },
+            Ref::Table(t) => {
+                let refs = &plan.table_refs[t];
+                refs.keys
+                    .iter()
+                    .chain(refs.column.iter())
+                    .all(|r| of_ref(plan, sources, memo, *r))
+            }
+            Ref::Value(v) => {
+                if let Some(known) = memo[v] {
+                    return known;
+                }
+                // Values form no cycle (checked at load), so this recursion ends.
+                let mut refs = Vec::new();
+                plan.values[v].expr.refs(&mut refs);
+                let wide = refs.into_iter().all(|r| of_ref(plan, sources, memo, r));
+                memo[v] = Some(wide);
+                wide
+            }
+        }
+    }
+    let mut memo = vec![None; plan.values.len()];
+    (0..plan.values.len())
+        .map(|v| of_ref(plan, sources, &mut memo, Ref::Value(v)))
+        .collect()
 }
 
 /// Whether a tenant's `source` can stand in for input `def`: member fields stay member

@@ -677,6 +677,10 @@ impl<'t, 'a: 't> InputSource for PerilRef<'t, 'a> {
         p.scalar(self.member_node(level, group, member, name)?)
     }
 
+    fn policy_key(&self) -> Option<u32> {
+        Some(self.policy_char)
+    }
+
     fn exposure_count(&self, name: &str) -> usize {
         let p = &self.payload;
         p.ix.exposures
