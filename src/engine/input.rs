@@ -82,8 +82,9 @@ impl Builtin {
         Builtin::RatingDate,
     ];
 
-    /// The name used in plan files: Socotra's own field name where it has one.
-    pub fn as_str(self) -> &'static str {
+    /// The name used in plan files: Socotra's own field name where it has one (the wire
+    /// reads a characteristic's scalar builtins by this name).
+    pub const fn as_str(self) -> &'static str {
         match self {
             Builtin::PerilName => "perilName",
             Builtin::ExposureName => "exposureName",

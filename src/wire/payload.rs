@@ -69,28 +69,53 @@ struct CharIx {
     field_values: Ix,
     /// `fieldGroupsByLocator`: an object of member objects (each checked like `fieldValues`).
     field_groups: Ix,
-    /// A policy characteristic's `policyStartTimestamp` and `policyEndTimestamp` (first
-    /// scalars); `NONE` on exposure characteristics.
-    policy_start: Ix,
-    policy_end: Ix,
+    /// The first scalar of each of [`POLICY_SCALARS`] (a policy characteristic's; `NONE`
+    /// on exposure characteristics, which have none of them).
+    scalars: [Ix; POLICY_SCALARS.len()],
 }
 
-/// The peril characteristic's scalar builtins, in [`PERIL_CHAR_SCALARS`] order.
-pub(crate) const PERIL_CHAR_SCALARS: [&str; 7] = [
-    "coverageStartTimestamp",
-    "coverageEndTimestamp",
-    "indemnityInAggregate",
-    "indemnityPerEvent",
-    "indemnityPerItem",
-    "deductible",
-    "lumpSumPayment",
+/// The builtins read as scalars off the priced peril characteristic, by their Socotra key
+/// ([`Builtin::as_str`]), and those read off the priced policy characteristic. These two
+/// lists are the one place a builtin scalar is declared: the indexer looks for these keys,
+/// [`PerilRef`] reads them by their place here, and the pruner keeps them (its `READ` table
+/// is built from these lists at compile time). A new timestamp or amount a plan may read is
+/// a [`Builtin`] and a line here; every field value and field group member is readable with
+/// no code at all (`fieldValues` and `fieldGroupsByLocator` are kept whole).
+pub(crate) const PERIL_SCALARS: [Builtin; 7] = [
+    Builtin::CoverageStart,
+    Builtin::CoverageEnd,
+    Builtin::IndemnityInAggregate,
+    Builtin::IndemnityPerEvent,
+    Builtin::IndemnityPerItem,
+    Builtin::Deductible,
+    Builtin::LumpSumPayment,
 ];
+
+/// See [`PERIL_SCALARS`].
+pub(crate) const POLICY_SCALARS: [Builtin; 2] = [Builtin::PolicyStart, Builtin::PolicyEnd];
+
+/// Where a builtin scalar is on the tape's index: (on the policy characteristic, its place
+/// in its list). The rating date is the policy's start, read as a date.
+fn scalar_slot(b: Builtin) -> Option<(bool, usize)> {
+    let b = if b == Builtin::RatingDate {
+        Builtin::PolicyStart
+    } else {
+        b
+    };
+    if let Some(k) = PERIL_SCALARS.iter().position(|x| *x == b) {
+        return Some((false, k));
+    }
+    POLICY_SCALARS
+        .iter()
+        .position(|x| *x == b)
+        .map(|k| (true, k))
+}
 
 #[derive(Clone, Copy, Debug)]
 struct PerilCharIx {
     locator: Ix,
-    /// The first scalar of each of [`PERIL_CHAR_SCALARS`].
-    scalars: [Ix; 7],
+    /// The first scalar of each of [`PERIL_SCALARS`].
+    scalars: [Ix; PERIL_SCALARS.len()],
     field_values: Ix,
 }
 
@@ -468,10 +493,9 @@ impl<'t, 'a: 't> Payload<'t, 'a> {
         for c in &ix.chars {
             let _ = write!(
                 out,
-                "char {:?} term {:?}..{:?}",
+                "char {:?} scalars {:?}",
                 s(c.locator),
-                s(c.policy_start),
-                s(c.policy_end)
+                c.scalars.map(s)
             );
             fields(&mut out, c.field_values);
             if c.field_groups != NONE {
@@ -598,7 +622,18 @@ impl<'t, 'a: 't> PerilRef<'t, 'a> {
     /// The priced policy characteristic's `policyStartTimestamp` (epoch ms, as text).
     pub fn policy_start_timestamp(&self) -> Option<&'t str> {
         let p = &self.payload;
-        p.scalar(p.ix.chars[self.policy_char as usize].policy_start)
+        self.builtin_node(Builtin::PolicyStart)
+            .and_then(|i| p.scalar(i))
+    }
+
+    /// The tape index of a scalar builtin's value, if the builtin is read off a
+    /// characteristic ([`PERIL_SCALARS`], [`POLICY_SCALARS`]).
+    fn builtin_node(&self, b: Builtin) -> Option<Ix> {
+        let ix = self.payload.ix;
+        Some(match scalar_slot(b)? {
+            (true, k) => ix.chars[self.policy_char as usize].scalars[k],
+            (false, k) => ix.peril_chars[self.peril_char as usize].scalars[k],
+        })
     }
 
     /// The policy or exposure characteristic at `level` (field groups live there).
@@ -641,24 +676,12 @@ impl<'t, 'a: 't> InputSource for PerilRef<'t, 'a> {
 
     fn builtin(&self, builtin: Builtin) -> Option<&str> {
         let p = &self.payload;
-        let pc = &p.ix.peril_chars[self.peril_char as usize];
-        let scalar = |k: usize| p.scalar(pc.scalars[k]);
         match builtin {
             Builtin::PerilName => self.peril_name(),
             Builtin::ExposureName => p.string(p.ix.exposures[self.exposure as usize].name),
             Builtin::ProductName => p.product_name(),
             Builtin::PaymentSchedule => p.payment_schedule_name(),
-            Builtin::CoverageStart => scalar(0),
-            Builtin::CoverageEnd => scalar(1),
-            Builtin::IndemnityInAggregate => scalar(2),
-            Builtin::IndemnityPerEvent => scalar(3),
-            Builtin::IndemnityPerItem => scalar(4),
-            Builtin::Deductible => scalar(5),
-            Builtin::LumpSumPayment => scalar(6),
-            Builtin::PolicyStart | Builtin::RatingDate => {
-                p.scalar(p.ix.chars[self.policy_char as usize].policy_start)
-            }
-            Builtin::PolicyEnd => p.scalar(p.ix.chars[self.policy_char as usize].policy_end),
+            other => p.scalar(self.builtin_node(other)?),
         }
     }
 
@@ -707,20 +730,7 @@ impl<'t, 'a: 't> InputSource for PerilRef<'t, 'a> {
                 return (0..n)
                     .find_map(|m| p.unusable_node(self.member_node(*level, group, m, name)?));
             }
-            Source::Builtin(b) => match b {
-                Builtin::PolicyStart | Builtin::RatingDate => {
-                    p.ix.chars[self.policy_char as usize].policy_start
-                }
-                Builtin::PolicyEnd => p.ix.chars[self.policy_char as usize].policy_end,
-                Builtin::CoverageStart => pc.scalars[0],
-                Builtin::CoverageEnd => pc.scalars[1],
-                Builtin::IndemnityInAggregate => pc.scalars[2],
-                Builtin::IndemnityPerEvent => pc.scalars[3],
-                Builtin::IndemnityPerItem => pc.scalars[4],
-                Builtin::Deductible => pc.scalars[5],
-                Builtin::LumpSumPayment => pc.scalars[6],
-                _ => return None,
-            },
+            Source::Builtin(b) => self.builtin_node(*b)?,
         };
         p.unusable_node(node)
     }
@@ -916,7 +926,7 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
         }
     }
 
-    /// Renders an integer scalar once; indexes arrive in tape order, so `ints` stays sorted.
+    /// Renders an integer scalar once (`request` sorts `ints` by tape index at the end).
     #[cold]
     fn int(&mut self, i: Ix, n: &StaticNode) {
         let text = match n {
@@ -981,6 +991,12 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
         }
         if let Some(v) = policy {
             self.policy(v)?;
+        }
+        // Integers are rendered as met; a characteristic's members are visited in a fixed
+        // order, not always the tape's, so the list is sorted for the binary search (it is
+        // empty for Socotra's requests, which send strings).
+        if !self.ix.ints.is_sorted_by_key(|(i, _)| *i) {
+            self.ix.ints.sort_unstable_by_key(|(i, _)| *i);
         }
         triplets
     }
@@ -1116,41 +1132,42 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
             let Some(entries) = entries(self.tape, c) else {
                 return Err(not_object(&at(), &self.tape[c]));
             };
-            let (mut locator, mut fv, mut groups, mut start, mut end) =
-                (None, None, None, None, None);
+            // Slots: locator, fieldValues, fieldGroupsByLocator, then POLICY_SCALARS.
+            const FIXED: usize = 3;
+            let mut found = [None; FIXED + POLICY_SCALARS.len()];
             for (key, v) in entries {
-                let slot = match key {
-                    "locator" => &mut locator,
-                    "fieldValues" => &mut fv,
-                    "fieldGroupsByLocator" => &mut groups,
-                    "policyStartTimestamp" => &mut start,
-                    "policyEndTimestamp" => &mut end,
-                    _ => continue,
+                let k = match key {
+                    "locator" => 0,
+                    "fieldValues" => 1,
+                    "fieldGroupsByLocator" => 2,
+                    _ => match POLICY_SCALARS.iter().position(|b| b.as_str() == key) {
+                        Some(k) => FIXED + k,
+                        None => continue,
+                    },
                 };
-                Self::once(slot, v, &|| format!("{}.{key}", at()))?;
+                Self::once(&mut found[k], v, &|| format!("{}.{key}", at()))?;
             }
             // In tape order, so integers rendered to text stay sorted by tape index.
-            let mut slots = [(locator, 0), (fv, 1), (groups, 2), (start, 3), (end, 4)];
-            slots.sort_by_key(|(v, _)| v.unwrap_or(usize::MAX));
-            let mut out = [NONE; 5];
-            for (v, k) in slots {
+            let mut order: [(Option<usize>, usize); FIXED + POLICY_SCALARS.len()] =
+                std::array::from_fn(|k| (found[k], k));
+            order.sort_by_key(|(v, _)| v.unwrap_or(usize::MAX));
+            let mut out = [NONE; FIXED + POLICY_SCALARS.len()];
+            for (v, k) in order {
                 let Some(v) = v else { continue };
                 out[k] = match k {
                     0 => self.value(v, Kind::Str, &|| format!("{}.locator", at()))?,
                     1 => self.field_values(v, &|| format!("{}.fieldValues", at()))?,
                     2 => self.field_groups(v, &|| format!("{}.fieldGroupsByLocator", at()))?,
-                    3 => self.value(v, Kind::Scalar, &|| {
-                        format!("{}.policyStartTimestamp", at())
+                    _ => self.value(v, Kind::Scalar, &|| {
+                        format!("{}.{}", at(), POLICY_SCALARS[k - FIXED].as_str())
                     })?,
-                    _ => self.value(v, Kind::Scalar, &|| format!("{}.policyEndTimestamp", at()))?,
                 };
             }
             self.ix.chars.push(CharIx {
                 locator: out[0],
                 field_values: out[1],
                 field_groups: out[2],
-                policy_start: out[3],
-                policy_end: out[4],
+                scalars: std::array::from_fn(|k| out[FIXED + k]),
             });
         }
         Ok(start..self.ix.chars.len() as u32)
@@ -1276,13 +1293,13 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
         };
         let mut locator = None;
         let mut fv = None;
-        let mut scalars = [None; 7];
+        let mut scalars = [None; PERIL_SCALARS.len()];
         for (key, v) in entries {
             match key {
                 "locator" => Self::once(&mut locator, v, &|| format!("{}.locator", at()))?,
                 "fieldValues" => Self::once(&mut fv, v, &|| format!("{}.fieldValues", at()))?,
                 _ => {
-                    if let Some(k) = PERIL_CHAR_SCALARS.iter().position(|s| *s == key) {
+                    if let Some(k) = PERIL_SCALARS.iter().position(|b| b.as_str() == key) {
                         Self::once(&mut scalars[k], v, &|| format!("{}.{key}", at()))?;
                     }
                 }
@@ -1296,11 +1313,11 @@ impl<'t, 'a, 'x> Indexer<'t, 'a, 'x> {
             Some(v) => self.field_values(v, &|| format!("{}.fieldValues", at()))?,
             None => NONE,
         };
-        let mut out = [NONE; 7];
+        let mut out = [NONE; PERIL_SCALARS.len()];
         for (k, slot) in scalars.iter().enumerate() {
             if let Some(v) = *slot {
                 out[k] = self.value(v, Kind::Scalar, &|| {
-                    format!("{}.{}", at(), PERIL_CHAR_SCALARS[k])
+                    format!("{}.{}", at(), PERIL_SCALARS[k].as_str())
                 })?;
             }
         }

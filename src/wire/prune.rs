@@ -32,7 +32,7 @@
 //! answers every error from the whole body (so the laxness never changes an error, only
 //! lets such a body be priced).
 
-use super::payload::MAX_JSON_DEPTH;
+use super::payload::{MAX_JSON_DEPTH, PERIL_SCALARS, POLICY_SCALARS};
 use super::structure::{self, Block, StructureError};
 
 /// Pruning gave up: parse the whole body instead (which also finds the precise error).
@@ -81,9 +81,10 @@ enum Keep {
     Triplets,
 }
 
-/// The members [`super::payload`]'s indexer reads; everything else is dropped. Keep this in
-/// step with `Indexer` there: `tests/prune.rs` fails if the two disagree on any fixture.
-const READ: [(Shape, &[u8], Keep); 28] = {
+/// The members [`super::payload`]'s indexer reads, besides the builtin scalars; everything
+/// else is dropped. Keep this in step with `Indexer` there: `tests/prune.rs` fails if the two
+/// disagree on any fixture.
+const STRUCTURE: [(Shape, &[u8], Keep); 19] = {
     use Keep::{ArrayOf, Locator, Object, Triplets, Whole};
     use Shape::*;
     [
@@ -99,8 +100,6 @@ const READ: [(Shape, &[u8], Keep); 28] = {
         (Characteristic, b"locator", Locator),
         (Characteristic, b"fieldValues", Whole),
         (Characteristic, b"fieldGroupsByLocator", Whole),
-        (Characteristic, b"policyStartTimestamp", Whole),
-        (Characteristic, b"policyEndTimestamp", Whole),
         (Exposure, b"name", Whole),
         (Exposure, b"characteristics", ArrayOf(Characteristic)),
         (Exposure, b"perils", ArrayOf(Peril)),
@@ -108,14 +107,40 @@ const READ: [(Shape, &[u8], Keep); 28] = {
         (Peril, b"characteristics", ArrayOf(PerilCharacteristic)),
         (PerilCharacteristic, b"locator", Locator),
         (PerilCharacteristic, b"fieldValues", Whole),
-        (PerilCharacteristic, b"coverageStartTimestamp", Whole),
-        (PerilCharacteristic, b"coverageEndTimestamp", Whole),
-        (PerilCharacteristic, b"indemnityInAggregate", Whole),
-        (PerilCharacteristic, b"indemnityPerEvent", Whole),
-        (PerilCharacteristic, b"indemnityPerItem", Whole),
-        (PerilCharacteristic, b"deductible", Whole),
-        (PerilCharacteristic, b"lumpSumPayment", Whole),
     ]
+};
+
+/// Every member kept: [`STRUCTURE`], and the builtin scalars from the payload's one list of
+/// them (`PERIL_SCALARS`, `POLICY_SCALARS`), so a builtin added there is kept here too.
+const READ: [(Shape, &[u8], Keep); STRUCTURE.len() + PERIL_SCALARS.len() + POLICY_SCALARS.len()] = {
+    let mut out = [(Shape::Request, b"".as_slice(), Keep::Whole);
+        STRUCTURE.len() + PERIL_SCALARS.len() + POLICY_SCALARS.len()];
+    let mut i = 0;
+    while i < STRUCTURE.len() {
+        out[i] = STRUCTURE[i];
+        i += 1;
+    }
+    let mut k = 0;
+    while k < PERIL_SCALARS.len() {
+        out[i] = (
+            Shape::PerilCharacteristic,
+            PERIL_SCALARS[k].as_str().as_bytes(),
+            Keep::Whole,
+        );
+        i += 1;
+        k += 1;
+    }
+    k = 0;
+    while k < POLICY_SCALARS.len() {
+        out[i] = (
+            Shape::Characteristic,
+            POLICY_SCALARS[k].as_str().as_bytes(),
+            Keep::Whole,
+        );
+        i += 1;
+        k += 1;
+    }
+    out
 };
 
 /// [`READ`]'s bucket for a key: a hash with no collisions among its entries (checked when
@@ -775,11 +800,18 @@ mod tests {
 
     #[test]
     fn every_peril_characteristic_scalar_the_indexer_reads_is_kept() {
-        for name in super::super::payload::PERIL_CHAR_SCALARS {
+        for b in PERIL_SCALARS {
             assert_eq!(
-                keep(Shape::PerilCharacteristic, name.as_bytes()),
+                keep(Shape::PerilCharacteristic, b.as_str().as_bytes()),
                 Some(Keep::Whole),
-                "{name}"
+                "{b:?}"
+            );
+        }
+        for b in POLICY_SCALARS {
+            assert_eq!(
+                keep(Shape::Characteristic, b.as_str().as_bytes()),
+                Some(Keep::Whole),
+                "{b:?}"
             );
         }
     }
