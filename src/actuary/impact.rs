@@ -447,13 +447,22 @@ fn read_err(path: &Path, source: std::io::Error) -> ImpactError {
     }
 }
 
-/// The `*.json` files of a folder book, streamed (not collected: a book may be huge).
+/// The `*.json` files of a folder book, streamed (not collected: a book may be huge). A
+/// folder laid out as test cases (`NNN.request.json` beside `NNN.expected.json`) gives its
+/// requests only: a plan's `tests/` folder, or the acme manual's examples, is a book too.
 fn dir_entries(dir: &Path) -> Result<impl Iterator<Item = PathBuf> + Send + use<>, ImpactError> {
+    let is_request = |p: &Path| p.to_string_lossy().ends_with(".request.json");
+    let cases = std::fs::read_dir(dir)
+        .map_err(|source| read_err(dir, source))?
+        .filter_map(Result::ok)
+        .any(|e| is_request(&e.path()));
     let entries = std::fs::read_dir(dir).map_err(|source| read_err(dir, source))?;
     Ok(entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file()))
+        .filter(move |p| {
+            p.extension().is_some_and(|e| e == "json") && p.is_file() && (!cases || is_request(p))
+        }))
 }
 
 /// What each `--by` name means: the `from` plan's input, named value or table of that name

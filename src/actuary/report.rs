@@ -79,7 +79,7 @@ pub fn tables(impact: &Impact) -> Vec<Table> {
     for (name, g) in &impact.by_input {
         out.push(groups(
             &format!("by_{}", file_safe(name)),
-            &format!("By input {name}"),
+            &format!("By {name}"),
             name,
             g,
         ));
