@@ -69,28 +69,7 @@ enum Command {
         verbose: bool,
     },
     /// Price a book of requests with two plans and report the change in written premium.
-    Impact {
-        /// The plan before the change: a plan folder or a plan id under `rating-tables/`.
-        #[arg(long)]
-        from: String,
-        /// The plan after the change.
-        #[arg(long)]
-        to: String,
-        /// A folder of rating requests (*.json) or a .jsonl file (one request per line).
-        book: PathBuf,
-        /// Also group by this plan input, named value or table (repeatable), as computed for each peril characteristic.
-        #[arg(long = "by", value_name = "NAME")]
-        by: Vec<String>,
-        /// Write one CSV file per table into this folder.
-        #[arg(long, value_name = "DIR")]
-        csv: Option<PathBuf>,
-        /// Write the report as one self-contained HTML page.
-        #[arg(long, value_name = "FILE")]
-        html: Option<PathBuf>,
-        /// How many largest increases, decreases and one-sided requests to list.
-        #[arg(long, default_value_t = 10)]
-        top: usize,
-    },
+    Impact(ImpactArgs),
 }
 
 /// Runs the command line; `main` only maps the result to an exit code.
@@ -110,23 +89,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             explain,
             verbose,
         }) => test(&dirs, explain, verbose),
-        Some(Command::Impact {
-            from,
-            to,
-            book,
-            by,
-            csv,
-            html,
-            top,
-        }) => impact(&ImpactArgs {
-            from,
-            to,
-            book,
-            by,
-            csv,
-            html,
-            top,
-        }),
+        Some(Command::Impact(args)) => impact(&args),
     }
 }
 
@@ -296,13 +259,27 @@ fn test(dirs: &[PathBuf], explain: bool, verbose: bool) -> anyhow::Result<ExitCo
     })
 }
 
+#[derive(Debug, clap::Args)]
 struct ImpactArgs {
+    /// The plan before the change: a plan folder or a plan id under `rating-tables/`.
+    #[arg(long)]
     from: String,
+    /// The plan after the change.
+    #[arg(long)]
     to: String,
+    /// A folder of rating requests (*.json) or a .jsonl file (one request per line).
     book: PathBuf,
+    /// Also group by this plan input, named value or table (repeatable), as computed for each peril characteristic.
+    #[arg(long = "by", value_name = "NAME")]
     by: Vec<String>,
+    /// Write one CSV file per table into this folder.
+    #[arg(long, value_name = "DIR")]
     csv: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// How many largest increases, decreases and one-sided requests to list.
+    #[arg(long, default_value_t = 10)]
     top: usize,
 }
 

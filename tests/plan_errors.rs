@@ -2,6 +2,8 @@
 //!
 //! Each test writes a small plan folder, loads it, and checks the located message.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use rater::plan::{PlanError, load_dir, load_plan};
@@ -73,19 +75,8 @@ fn errors(name: &str, plan: &str, kind: &str, age: &str) -> Vec<PlanError> {
     }
 }
 
-/// Asserts one error is in `file`, at `line` (and `column` if non-zero), and says `what`.
 fn has(errors: &[PlanError], file: &str, line: usize, column: usize, what: &str) {
-    let found = errors.iter().any(|e| {
-        e.file.file_name().and_then(|f| f.to_str()) == Some(file)
-            && e.line == line
-            && (column == 0 || e.column == column)
-            && e.message.contains(what)
-    });
-    assert!(
-        found,
-        "no error in {file}:{line}:{column} saying {what:?}; got:\n{}",
-        render(errors)
-    );
+    support::has_error(errors, file, line, column, what);
 }
 
 fn render(errors: &[PlanError]) -> String {

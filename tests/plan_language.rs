@@ -108,22 +108,8 @@ fn errors(name: &str, plan: &str, files: &[(&str, &str)]) -> Vec<PlanError> {
     }
 }
 
-/// Asserts an error at `line`:`column` of `file` saying `what`.
 fn has(errors: &[PlanError], file: &str, line: usize, column: usize, what: &str) {
-    let found = errors.iter().any(|e| {
-        e.file.file_name().and_then(|f| f.to_str()) == Some(file)
-            && e.line == line
-            && (column == 0 || e.column == column)
-            && e.message.contains(what)
-    });
-    assert!(
-        found,
-        "no error at {file}:{line}:{column} saying {what:?}; got:\n{}",
-        errors
-            .iter()
-            .map(|e| format!("  {e}\n"))
-            .collect::<String>()
-    );
+    support::has_error(errors, file, line, column, what);
 }
 
 /// The 1-based line and column of `needle` in `text`.

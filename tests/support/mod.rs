@@ -158,3 +158,28 @@ pub fn bundled(id: &str) -> Arc<Plan> {
         .join(id);
     Arc::new(load_plan(&dir).unwrap_or_else(|e| panic!("bundled plan {id} must load:\n{e}")))
 }
+
+/// Asserts that one of `errors` is in `file` (its name), at `line` (and `column`, unless 0),
+/// and says `what`; prints every error when none is.
+pub fn has_error(
+    errors: &[rater::plan::PlanError],
+    file: &str,
+    line: usize,
+    column: usize,
+    what: &str,
+) {
+    let found = errors.iter().any(|e| {
+        e.file.file_name().and_then(|f| f.to_str()) == Some(file)
+            && e.line == line
+            && (column == 0 || e.column == column)
+            && e.message.contains(what)
+    });
+    assert!(
+        found,
+        "no error in {file}:{line}:{column} saying {what:?}; got:\n{}",
+        errors
+            .iter()
+            .map(|e| format!("  {e}\n"))
+            .collect::<String>()
+    );
+}
