@@ -92,6 +92,9 @@ impl SelectError {
     }
 }
 
+/// A `ratePlan` line's name and its editions, bound.
+type Line = (Box<str>, Vec<BoundPlan>);
+
 /// A tenant's resolved choice of plans.
 #[derive(Clone, Debug)]
 pub struct Selector {
@@ -99,7 +102,7 @@ pub struct Selector {
     forced: Option<BoundPlan>,
     /// `settings.ratePlan` when set: the line's plans, each bound to the tenant's mapping
     /// for its product.
-    line: Option<Result<(Box<str>, Vec<BoundPlan>), SelectError>>,
+    line: Option<Result<Line, SelectError>>,
     /// Per product, the plans selection by product may choose, sorted by effective start.
     by_product: HashMap<Box<str>, Vec<BoundPlan>>,
 }

@@ -551,7 +551,7 @@ enum Cell {
 
 /// Groups rows by their cell in column `depth`, keeping file order (first appearance), with
 /// a hash map: quadratic grouping made a 20,000-row table take seconds.
-fn group_by<'r, 'c>(rows: &[RowRef<'c>], depth: usize) -> Vec<(&'c Cell, Vec<RowRef<'c>>)> {
+fn group_by<'c>(rows: &[RowRef<'c>], depth: usize) -> Vec<(&'c Cell, Vec<RowRef<'c>>)> {
     let mut at: HashMap<&'c Cell, usize> = HashMap::with_capacity(rows.len());
     let mut groups: Vec<(&'c Cell, Vec<RowRef<'c>>)> = Vec::new();
     for row in rows {
