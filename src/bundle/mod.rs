@@ -7,6 +7,7 @@
 //! - `build`: `rater bundle DIR...`: a reproducible archive (same folders, same bytes).
 //! - `unpack`: the archive -> files in memory, never on disk, under [`Limits`] and refusing
 //!   every entry that is not a plain file or folder with a plain relative path.
+//! - [`fetch`]: the download: https, no private addresses, checked redirects, caps.
 //! - `cases`: one plan test case priced and compared (the one function to swap for the
 //!   `rater test` comparison when both exist).
 //!
@@ -19,6 +20,7 @@
 
 mod build;
 mod cases;
+pub mod fetch;
 mod unpack;
 
 use std::collections::BTreeMap;
