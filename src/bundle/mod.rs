@@ -8,6 +8,8 @@
 //! - `unpack`: the archive -> files in memory, never on disk, under [`Limits`] and refusing
 //!   every entry that is not a plain file or folder with a plain relative path.
 //! - [`fetch`]: the download: https, no private addresses, checked redirects, caps.
+//! - `cache`: [`BundleCache`], bundles by URL and pin: single flight, background refresh,
+//!   last good kept, status and counters.
 //! - `cases`: one plan test case priced and compared (the one function to swap for the
 //!   `rater test` comparison when both exist).
 //!
@@ -19,6 +21,7 @@
 //! `bundle.tar.gz:plan-id/plan.toml`, the bundle's name first.
 
 mod build;
+mod cache;
 mod cases;
 pub mod fetch;
 mod unpack;
@@ -32,6 +35,10 @@ use sha2::{Digest as _, Sha256};
 use crate::plan::{PLAN_FILE, PlanErrors, PlanFiles, PlanSet, check_ambiguity, load_plan_from};
 
 pub use build::build;
+pub use cache::{
+    Active, BundleCache, BundleConfig, BundleFailure, BundleStats, LastError, PlanSource,
+    REFUSAL_REASONS, Status, plan_list,
+};
 pub use cases::run_case;
 pub use unpack::{Files, unpack};
 
