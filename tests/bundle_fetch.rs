@@ -3,153 +3,15 @@
 //! redirects (to itself, to http, to a private address), size caps, `304`, where the token
 //! goes, and the address checks. Each test counts the requests the server saw.
 
-use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use rater::bundle::fetch::{BundleFetcher, FetchConfig, FetchError, Fetched, Validators};
 use rater::tenant::Secret;
-
-/// What the server answers on one path.
-#[derive(Clone)]
-enum Behaviour {
-    /// 200 with these bytes and `ETag`; 304 when `If-None-Match` matches.
-    Bundle(Vec<u8>, &'static str),
-    Status(u16),
-    Hang,
-    Slow(Duration),
-    Redirect(String),
-    /// 200 with a body of this many bytes, chunked (no length).
-    Chunked(usize),
-}
-
-#[derive(Default)]
-struct Server {
-    paths: Mutex<HashMap<String, Behaviour>>,
-    hits: Mutex<HashMap<String, usize>>,
-    /// The `Authorization` header of each request, in order.
-    auth: Mutex<Vec<Option<String>>>,
-    total: AtomicUsize,
-}
-
-impl Server {
-    fn set(&self, path: &str, b: Behaviour) {
-        self.paths.lock().unwrap().insert(path.to_owned(), b);
-    }
-    fn hits(&self, path: &str) -> usize {
-        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
-    }
-}
-
-struct Tls {
-    server: Arc<Server>,
-    addr: SocketAddr,
-    ca_file: std::path::PathBuf,
-}
-
-async fn answer(server: Arc<Server>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_owned();
-    server.total.fetch_add(1, Ordering::SeqCst);
-    *server.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
-    server.auth.lock().unwrap().push(
-        req.headers()
-            .get("authorization")
-            .map(|v| v.to_str().unwrap().to_owned()),
-    );
-    let behaviour = server.paths.lock().unwrap().get(&path).cloned();
-    let status = |code: u16| {
-        let mut r = Response::new(Full::new(Bytes::new()));
-        *r.status_mut() = hyper::StatusCode::from_u16(code).unwrap();
-        r
-    };
-    match behaviour {
-        None => status(404),
-        Some(Behaviour::Bundle(bytes, etag)) => {
-            if req
-                .headers()
-                .get("if-none-match")
-                .is_some_and(|v| v == etag)
-            {
-                return status(304);
-            }
-            let mut r = Response::new(Full::new(Bytes::from(bytes)));
-            r.headers_mut().insert("etag", etag.parse().unwrap());
-            r
-        }
-        Some(Behaviour::Status(code)) => status(code),
-        Some(Behaviour::Hang) => std::future::pending().await,
-        Some(Behaviour::Slow(d)) => {
-            tokio::time::sleep(d).await;
-            Response::new(Full::new(Bytes::from_static(b"slow")))
-        }
-        Some(Behaviour::Redirect(to)) => {
-            let mut r = status(302);
-            r.headers_mut().insert("location", to.parse().unwrap());
-            r
-        }
-        Some(Behaviour::Chunked(n)) => {
-            // A `Full` body of known size would carry a length; strip it by hand below.
-            let mut r = Response::new(Full::new(Bytes::from(vec![b'x'; n])));
-            r.headers_mut()
-                .insert("transfer-encoding", "chunked".parse().unwrap());
-            r
-        }
-    }
-}
-
-/// An HTTPS server on 127.0.0.1 with a fresh self-signed certificate for `localhost` and
-/// `127.0.0.1`, written as PEM for `RATER_PLAN_CA_FILE`.
-async fn start_tls(name: &str) -> Tls {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let ca_file =
-        std::env::temp_dir().join(format!("rater-fetch-{}-{name}.pem", std::process::id()));
-    std::fs::write(&ca_file, cert.cert.pem()).unwrap();
-    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.cert.der().clone()], key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = Arc::new(Server::default());
-    let s = server.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                return;
-            };
-            let acceptor = acceptor.clone();
-            let s = s.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
-                };
-                let service = hyper::service::service_fn(move |req| {
-                    let s = s.clone();
-                    async move { Ok::<_, std::convert::Infallible>(answer(s, req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
-            });
-        }
-    });
-    Tls {
-        server,
-        addr,
-        ca_file,
-    }
-}
+use support::bundle_server::{Behaviour, Tls, start_tls};
 
 fn fetcher(tls: &Tls, allow: &[&str], timeout: Duration) -> BundleFetcher {
     BundleFetcher::new(FetchConfig {

@@ -109,8 +109,8 @@ fn plan_bundle_settings() {
         assert_eq!(field(name)["type"], ty, "{name}");
         assert_eq!(field(name)["required"], false, "{name}");
     }
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/socotra-app.json"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/socotra-app.json")).unwrap();
     let passwords = rater::tenant::SecretPolicy::password_fields_of_manifest(&text).unwrap();
     assert!(passwords.iter().any(|p| p == "planToken"), "{passwords:?}");
 }

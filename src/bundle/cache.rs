@@ -437,8 +437,7 @@ impl Inner {
             plans: loaded.plans,
             cases: loaded.cases,
         });
-        self.by_hash
-            .insert(loaded.sha256, Arc::downgrade(&active));
+        self.by_hash.insert(loaded.sha256, Arc::downgrade(&active));
         self.by_hash.retain(|_, w| w.strong_count() > 0);
         Ok(Some((active, validators)))
     }
@@ -521,7 +520,11 @@ fn jittered(ttl: Duration) -> Duration {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let tenth = ttl.as_millis() as u64 / 10;
-    ttl + Duration::from_millis(if tenth == 0 { 0 } else { u64::from(nanos) % tenth })
+    ttl + Duration::from_millis(if tenth == 0 {
+        0
+    } else {
+        u64::from(nanos) % tenth
+    })
 }
 
 fn whole_secs(d: Duration) -> Duration {

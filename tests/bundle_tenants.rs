@@ -1,0 +1,364 @@
+//! Tenants' own plan bundles over HTTP: the rater with the State API stand-in and an HTTPS
+//! bundle server on loopback (certificate made in the test, trusted through
+//! `RATER_PLAN_CA_FILE`, `127.0.0.1`/`localhost` allowed through `RATER_PLAN_ALLOW_HOSTS`).
+//! Each test counts the bundle downloads the server saw.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rater::bundle::fetch::{BundleFetcher, FetchConfig};
+use rater::bundle::{BundleCache, BundleConfig, PlanSource};
+use rust_decimal::Decimal;
+use serde_json::json;
+use support::bundle_server::{Behaviour, Tls, plan_bundle, start_tls};
+use support::{LogBuffer, TestServer, get, post, start};
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// The rater, trusting `tls`'s certificate, with a bundle TTL of `ttl` seconds.
+async fn rater(tls: &Tls, ttl: &str) -> TestServer {
+    start(&[
+        ("RATER_MAX_BODY_BYTES", "4194304"),
+        ("RATER_PLAN_ALLOW_HOSTS", "localhost,127.0.0.1"),
+        (
+            "RATER_PLAN_CA_FILE",
+            leak(tls.ca_file.display().to_string()),
+        ),
+        ("RATER_PLAN_TTL_SECS", leak(ttl.to_owned())),
+    ])
+    .await
+}
+
+fn bundle_url(tls: &Tls, path: &str) -> String {
+    format!("https://localhost:{}{path}", tls.addr.port())
+}
+
+/// Socotra's `rating-variants/000` request (one `roadside_service` peril) for `product`.
+fn request(product: &str) -> Vec<u8> {
+    let text =
+        std::fs::read_to_string(support::fixtures().join("rating-variants/000.request.json"))
+            .unwrap();
+    text.replace(
+        "\"productName\": \"personal-auto\"",
+        &format!("\"productName\": \"{product}\""),
+    )
+    .into_bytes()
+}
+
+async fn rate(s: &TestServer, key: &str, product: &str) -> support::Response {
+    let body = request(product);
+    s.send(&post(
+        "/rate",
+        "application/json",
+        &format!("x-smp-key: {key}\r\n"),
+        &body,
+    ))
+    .await
+}
+
+/// The yearly premium of the one peril, as a decimal.
+fn yearly(r: &support::Response) -> Decimal {
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    let priced =
+        v["pricedPerilCharacteristics"]["1738f7d9-3d9c-1724-11e2-0b8f6b0d549b"]["yearlyPremium"]
+            .clone();
+    priced.as_str().unwrap().parse().unwrap()
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+async fn plan_status(s: &TestServer, key: &str) -> serde_json::Value {
+    let raw = format!("GET /plan-status HTTP/1.1\r\nHost: test\r\nx-smp-key: {key}\r\n\r\n");
+    let r = s.send(raw.as_bytes()).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.json()
+}
+
+/// Tenant A (planUrl + the right pin) is priced by its bundle, whose product only it has;
+/// B (no planUrl) gets a clear error for that product and keeps the bundled plans; A cannot
+/// reach the bundled plans either. Many requests, one download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenant_is_priced_by_its_own_plans_only() {
+    let tls = start_tls("tenants").await;
+    let bundle = plan_bundle("acme-auto", "acme-auto", "40", |t| t);
+    let sha = rater::bundle::sha256_hex(&bundle);
+    tls.server
+        .set("/acme.tar.gz", Behaviour::Bundle(bundle, "\"a1\""));
+    let s = rater(&tls, "300").await;
+    s.state_api.put(
+        "a",
+        json!({ "settings": {
+            "planUrl": bundle_url(&tls, "/acme.tar.gz"),
+            "planSha256": sha.to_uppercase(),
+        } }),
+    );
+    s.state_api.put("b", json!({ "settings": {} }));
+
+    for _ in 0..3 {
+        assert_eq!(yearly(&rate(&s, "a", "acme-auto").await), dec("40"));
+    }
+    assert_eq!(tls.server.hits("/acme.tar.gz"), 1);
+
+    let r = rate(&s, "b", "acme-auto").await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["error"]["code"], "no_plan_for_product");
+    assert_eq!(yearly(&rate(&s, "b", "personal-auto").await), dec("25"));
+
+    // A sees its bundle only: the bundled personal-auto plan is not A's.
+    let r = rate(&s, "a", "personal-auto").await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["error"]["code"], "no_plan_for_product");
+
+    let status = plan_status(&s, "a").await;
+    assert_eq!(status["active"]["sha256"], sha);
+    assert_eq!(status["active"]["plans"][0]["id"], "acme-auto");
+    assert_eq!(status["active"]["plans"][0]["version"], "1.0");
+    assert!(status["fetchedAt"].is_string(), "{status}");
+    assert!(status["lastError"].is_null(), "{status}");
+    assert_eq!(plan_status(&s, "b").await, json!({ "source": "bundled" }));
+    assert_eq!(tls.server.hits("/acme.tar.gz"), 1);
+
+    let metrics = String::from_utf8(s.send(&get("/metrics")).await.body).unwrap();
+    assert!(
+        metrics.contains("rater_plan_bundle_downloads_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rater_plan_bundle_activations_total 1\n"),
+        "{metrics}"
+    );
+}
+
+/// A bundle whose SHA-256 is not the pin is refused (422, saying both digests), nothing is
+/// priced, and the refusal is remembered for the back-off: no second download.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_pin_is_refused_and_nothing_is_priced() {
+    let tls = start_tls("pin").await;
+    let bundle = plan_bundle("acme-auto", "acme-auto", "40", |t| t);
+    let sha = rater::bundle::sha256_hex(&bundle);
+    tls.server
+        .set("/acme.tar.gz", Behaviour::Bundle(bundle, "\"a1\""));
+    let s = rater(&tls, "300").await;
+    let pin = "0".repeat(64);
+    s.state_api.put(
+        "c",
+        json!({ "settings": { "planUrl": bundle_url(&tls, "/acme.tar.gz"), "planSha256": pin } }),
+    );
+    for _ in 0..2 {
+        let r = rate(&s, "c", "acme-auto").await;
+        assert_eq!(r.status, 422);
+        let v = r.json();
+        assert_eq!(v["error"]["code"], "plan_bundle_refused");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&sha) && message.contains(&pin),
+            "{message}"
+        );
+        assert!(v.get("pricedPerilCharacteristics").is_none());
+    }
+    assert_eq!(tls.server.hits("/acme.tar.gz"), 1);
+    let status = plan_status(&s, "c").await;
+    assert!(status["active"].is_null());
+    assert_eq!(status["lastError"]["code"], "pin_mismatch");
+}
+
+/// A first bundle that cannot be downloaded is a 503 with `Retry-After`, never the bundled
+/// plans instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_first_bundle_is_503_with_retry_after() {
+    let tls = start_tls("503").await;
+    tls.server.set("/down.tar.gz", Behaviour::Status(503));
+    let s = rater(&tls, "300").await;
+    s.state_api.put(
+        "e",
+        json!({ "settings": { "planUrl": bundle_url(&tls, "/down.tar.gz") } }),
+    );
+    let r = rate(&s, "e", "personal-auto").await;
+    assert_eq!(r.status, 503);
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(r.json()["error"]["code"], "plan_bundle_unavailable");
+    assert_eq!(
+        r.json()["error"]["message"],
+        "the plan bundle cannot be downloaded: plan URL answered HTTP 503"
+    );
+    assert_eq!(tls.server.hits("/down.tar.gz"), 1);
+}
+
+/// A new bundle served at the same URL becomes active after the TTL (1 s here); a broken
+/// one served next leaves it active, and `/plan-status` says why, with the file and line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_bundle_activates_after_the_ttl_and_a_broken_one_keeps_the_last_good() {
+    let tls = start_tls("ttl").await;
+    tls.server.set(
+        "/plans.tar.gz",
+        Behaviour::Bundle(plan_bundle("acme-auto", "acme-auto", "40", |t| t), "\"v1\""),
+    );
+    let s = rater(&tls, "1").await;
+    s.state_api.put(
+        "d",
+        json!({ "settings": { "planUrl": bundle_url(&tls, "/plans.tar.gz") } }),
+    );
+    assert_eq!(yearly(&rate(&s, "d", "acme-auto").await), dec("40"));
+
+    let v2 = plan_bundle("acme-auto", "acme-auto", "50", |t| t);
+    let v2_sha = rater::bundle::sha256_hex(&v2);
+    tls.server
+        .set("/plans.tar.gz", Behaviour::Bundle(v2, "\"v2\""));
+    // Within the TTL (and its jitter) nothing is asked; after it, the next request is still
+    // answered at once with v1 while the refresh runs, and v2 follows.
+    let mut seen = Vec::new();
+    for _ in 0..60 {
+        let y = yearly(&rate(&s, "d", "acme-auto").await);
+        seen.push(y);
+        if y == dec("50") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen.last(), Some(&dec("50")), "{seen:?}");
+    assert!(seen.iter().all(|y| *y == dec("40") || *y == dec("50")));
+    assert_eq!(tls.server.hits("/plans.tar.gz"), 2);
+
+    tls.server.set(
+        "/plans.tar.gz",
+        Behaviour::Bundle(
+            plan_bundle("acme-auto", "acme-auto", "60", |t| {
+                t.replace("version = \"1.0\"", "version = \"\"")
+            }),
+            "\"v3\"",
+        ),
+    );
+    let mut status = json!(null);
+    for _ in 0..60 {
+        assert_eq!(yearly(&rate(&s, "d", "acme-auto").await), dec("50"));
+        status = plan_status(&s, "d").await;
+        if !status["lastError"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status["active"]["sha256"], v2_sha, "{status}");
+    assert_eq!(status["lastError"]["code"], "invalid_plan", "{status}");
+    assert_eq!(
+        status["lastError"]["message"],
+        "plans.tar.gz:acme-auto/plan.toml:8:11: version must not be empty"
+    );
+    assert_eq!(yearly(&rate(&s, "d", "acme-auto").await), dec("50"));
+
+    let metrics = String::from_utf8(s.send(&get("/metrics")).await.body).unwrap();
+    assert!(
+        metrics.contains("rater_plan_bundle_activations_total 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rater_plan_bundle_refusals_total{reason=\"invalid_plan\"} 1\n")
+            || metrics.contains("rater_plan_bundle_refusals_total{reason=\"invalid_plan\"} 2\n"),
+        "{metrics}"
+    );
+}
+
+/// 1,000 concurrent first requests for one new URL: one download, everyone gets the same
+/// loaded plans; a second URL serving the same bytes shares them (by content hash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_flight_and_shared_by_content() {
+    let tls = start_tls("flight").await;
+    let bundle = plan_bundle("acme-auto", "acme-auto", "40", |t| t);
+    tls.server
+        .set("/one.tar.gz", Behaviour::Bundle(bundle.clone(), "\"1\""));
+    tls.server
+        .set("/two.tar.gz", Behaviour::Bundle(bundle, "\"1\""));
+    let fetcher = BundleFetcher::new(FetchConfig {
+        allow_hosts: ["localhost".to_owned()].into_iter().collect(),
+        ca_file: Some(tls.ca_file.clone()),
+        ..FetchConfig::default()
+    })
+    .unwrap();
+    let cache = BundleCache::new(fetcher, BundleConfig::default());
+    let source = |path: &str| PlanSource {
+        url: bundle_url(&tls, path).into(),
+        token: None,
+        pin: None,
+    };
+    let one = source("/one.tar.gz");
+    let mut tasks = Vec::new();
+    for _ in 0..1000 {
+        let cache = cache.clone();
+        let one = one.clone();
+        tasks.push(tokio::spawn(async move { cache.get(&one).await.unwrap() }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.push(t.await.unwrap());
+    }
+    assert_eq!(tls.server.hits("/one.tar.gz"), 1);
+    assert!(all.iter().all(|a| Arc::ptr_eq(a, &all[0])));
+    let two = cache.get(&source("/two.tar.gz")).await.unwrap();
+    assert!(Arc::ptr_eq(&two.plans, &all[0].plans));
+    assert_eq!(tls.server.hits("/two.tar.gz"), 1);
+}
+
+/// The plan token never shows: not in a tenant's `Debug`, not in error answers, not in
+/// `/plan-status`, not in logs; and it is sent to the bundle's host.
+#[tokio::test]
+async fn the_plan_token_stays_secret() {
+    const TOKEN: &str = "plan-token-of-acme-5f2e";
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let tls = start_tls("secret").await;
+    tls.server.set("/broken.tar.gz", Behaviour::Status(500));
+    tls.server.set(
+        "/bad.tar.gz",
+        Behaviour::Bundle(b"not a bundle".to_vec(), "\"x\""),
+    );
+    let s = rater(&tls, "300").await;
+    for (key, path) in [("t1", "/broken.tar.gz"), ("t2", "/bad.tar.gz")] {
+        s.state_api.put(
+            key,
+            json!({ "settings": {
+                "planUrl": format!("{}?sig={TOKEN}", bundle_url(&tls, path)),
+                "planToken": TOKEN,
+            } }),
+        );
+        let r = rate(&s, key, "acme-auto").await;
+        assert!(r.status == 503 || r.status == 422, "{}", r.status);
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        assert!(!body.contains(TOKEN), "{body}");
+        let status = plan_status(&s, key).await.to_string();
+        assert!(!status.contains(TOKEN), "{status}");
+    }
+    let auth = tls.server.auth.lock().unwrap().clone();
+    assert!(
+        auth.iter()
+            .all(|a| a.as_deref() == Some(&*format!("Bearer {TOKEN}")))
+    );
+
+    let tenant_state = rater::tenant::StateDoc::from_json(
+        json!({ "settings": { "planUrl": "https://x/b", "planToken": TOKEN } })
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let tenant = rater::tenant::Tenant::resolve(
+        rater::tenant::KeyHash::of("k"),
+        tenant_state,
+        &rater::plan::PlanSet::default(),
+        &rater::tenant::SecretPolicy::new(["planToken"]),
+    );
+    let debug = format!("{tenant:?}");
+    assert!(debug.contains("planUrl"), "{debug}");
+    assert!(!debug.contains(TOKEN), "{debug}");
+    assert!(!logs.contents().contains(TOKEN), "{}", logs.contents());
+}
