@@ -104,17 +104,21 @@ async fn answer(server: Arc<Server>, req: Request<Incoming>) -> Response<Full<By
 /// An HTTPS server on 127.0.0.1 with a fresh self-signed certificate for `localhost` and
 /// `127.0.0.1`, written as PEM for `RATER_PLAN_CA_FILE`.
 pub async fn start_tls(name: &str) -> Tls {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let ca_file =
         std::env::temp_dir().join(format!("rater-fetch-{}-{name}.pem", std::process::id()));
     std::fs::write(&ca_file, cert.cert.pem()).unwrap();
     let key = rustls_pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.cert.der().clone()], key)
-        .unwrap();
+    // Its own provider, no process-wide default: the rater must not depend on one.
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
