@@ -362,3 +362,259 @@ async fn the_plan_token_stays_secret() {
     assert!(!debug.contains(TOKEN), "{debug}");
     assert!(!logs.contents().contains(TOKEN), "{}", logs.contents());
 }
+
+/// Every kind of bad refresh keeps the last good bundle active and is reported with its
+/// reason; a `304` or the same bytes change nothing; a changed bundle activates. One
+/// download per refresh, counted by the server and by the cache's counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_keep_the_last_good_bundle() {
+    use support::bundle_server::{plan_bundle_with, raw_tar_gz};
+    use tar::EntryType as T;
+
+    let tls = start_tls("faults").await;
+    let good = plan_bundle("acme-auto", "acme-auto", "40", |t| t);
+    let good_sha = rater::bundle::sha256_hex(&good);
+    tls.server
+        .set("/p.tar.gz", Behaviour::Bundle(good.clone(), "\"good\""));
+    let fetcher = BundleFetcher::new(FetchConfig {
+        allow_hosts: ["localhost".to_owned()].into_iter().collect(),
+        ca_file: Some(tls.ca_file.clone()),
+        timeout: Duration::from_millis(500),
+        max_bytes: 1 << 20,
+        ..FetchConfig::default()
+    })
+    .unwrap();
+    let ttl = Duration::from_millis(100);
+    let cache = BundleCache::new(
+        fetcher,
+        BundleConfig {
+            ttl,
+            limits: rater::bundle::Limits {
+                max_compressed: 1 << 20,
+                max_unpacked: 1 << 20,
+                max_files: 100,
+            },
+            ..BundleConfig::default()
+        },
+    );
+    let source = PlanSource {
+        url: bundle_url(&tls, "/p.tar.gz").into(),
+        token: None,
+        pin: None,
+    };
+    assert_eq!(cache.get(&source).await.unwrap().sha256, good_sha);
+
+    // The request asked of the plan's own test case, and an answer it does not give.
+    let case = request("acme-auto");
+    let wrong = serde_json::to_vec(&json!({ "pricedPerilCharacteristics": {
+        "1738f7d9-3d9c-1724-11e2-0b8f6b0d549b": { "yearlyPremium": "41.00" } } }))
+    .unwrap();
+    let faults: Vec<(&str, Behaviour)> = vec![
+        ("http_status", Behaviour::Status(500)),
+        ("http_status", Behaviour::Status(503)),
+        ("timeout", Behaviour::Hang),
+        (
+            "too_large",
+            Behaviour::Bundle(vec![7; (1 << 20) + 1], "\"big\""),
+        ),
+        (
+            "too_large",
+            Behaviour::Bundle(
+                raw_tar_gz("p/zeros.csv", T::Regular, &vec![0; 8 << 20], ""),
+                "\"bomb\"",
+            ),
+        ),
+        (
+            "refused_entry",
+            Behaviour::Bundle(
+                raw_tar_gz("../escape/plan.toml", T::Regular, b"x", ""),
+                "\"dots\"",
+            ),
+        ),
+        (
+            "refused_entry",
+            Behaviour::Bundle(
+                raw_tar_gz("p/plan.toml", T::Symlink, b"", "/etc/passwd"),
+                "\"link\"",
+            ),
+        ),
+        (
+            "not_an_archive",
+            Behaviour::Bundle(b"<html>oops</html>".to_vec(), "\"html\""),
+        ),
+        (
+            "invalid_plan",
+            Behaviour::Bundle(
+                plan_bundle("acme-auto", "acme-auto", "45", |t| {
+                    t.replace("[rounding]", "[rounding]\nbogus = 1")
+                }),
+                "\"invalid\"",
+            ),
+        ),
+        (
+            "failed_tests",
+            Behaviour::Bundle(
+                plan_bundle_with(
+                    "acme-auto",
+                    "acme-auto",
+                    "40",
+                    |t| t,
+                    &[
+                        ("tests/000.request.json", case.clone()),
+                        ("tests/000.expected.json", wrong.clone()),
+                    ],
+                ),
+                "\"failing\"",
+            ),
+        ),
+    ];
+    let mut downloads = 1;
+    for (code, behaviour) in faults {
+        tls.server.set("/p.tar.gz", behaviour);
+        tokio::time::sleep(ttl + ttl / 5).await;
+        let before = std::time::SystemTime::now();
+        // Answered at once with the last good bundle; the refresh runs behind.
+        assert_eq!(cache.get(&source).await.unwrap().sha256, good_sha);
+        downloads += 1;
+        // Until this refresh has finished (a hanging server takes the 500 ms timeout).
+        let mut status = cache.status(&source);
+        for _ in 0..300 {
+            if status.checked_at.is_some_and(|t| t > before) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            status = cache.status(&source);
+        }
+        let error = status.last_error.clone().expect("the refresh failed");
+        let reported = if error.code == "download" {
+            // Download failures are reported by their FetchError code in the counters.
+            code
+        } else {
+            error.code
+        };
+        assert_eq!(reported, code, "{}", error.message);
+        assert_eq!(status.active.as_ref().unwrap().sha256, good_sha);
+        assert_eq!(tls.server.hits("/p.tar.gz"), downloads, "{code}");
+    }
+    let refusals: Vec<(&str, u64)> = rater::bundle::REFUSAL_REASONS
+        .iter()
+        .zip(&cache.stats().refusals)
+        .map(|(r, n)| (*r, n.load(std::sync::atomic::Ordering::Relaxed)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            ("too_large", 2),
+            ("not_an_archive", 1),
+            ("refused_entry", 2),
+            ("invalid_plan", 1),
+            ("failed_tests", 1),
+            ("http_status", 2),
+            ("timeout", 1),
+        ]
+    );
+
+    // The good bundle again under its old ETag: 304, nothing reloaded, error cleared.
+    tls.server
+        .set("/p.tar.gz", Behaviour::Bundle(good, "\"good\""));
+    tokio::time::sleep(ttl + ttl / 5).await;
+    cache.get(&source).await.unwrap();
+    let stats = cache.stats();
+    for _ in 0..200 {
+        if stats
+            .not_modified
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        stats
+            .not_modified
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert!(cache.status(&source).last_error.is_none());
+
+    // A changed bundle activates.
+    let v2 = plan_bundle("acme-auto", "acme-auto", "55", |t| t);
+    let v2_sha = rater::bundle::sha256_hex(&v2);
+    tls.server.set("/p.tar.gz", Behaviour::Bundle(v2, "\"v2\""));
+    tokio::time::sleep(ttl + ttl / 5).await;
+    cache.get(&source).await.unwrap();
+    for _ in 0..200 {
+        if cache.status(&source).active.unwrap().sha256 == v2_sha {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(cache.status(&source).active.unwrap().sha256, v2_sha);
+    assert_eq!(
+        stats.activations.load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    assert_eq!(tls.server.hits("/p.tar.gz"), downloads + 2);
+}
+
+/// Local mode: `planUrl` may be a plan folder, a folder of plan folders, or a `.tar.gz`
+/// file; the same validation applies. Without local mode a path is not a URL.
+#[tokio::test]
+async fn local_mode_reads_folders_and_files() {
+    let dir = std::env::temp_dir().join(format!("rater-local-bundle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("plans.tar.gz");
+    std::fs::write(&file, plan_bundle("acme-auto", "acme-auto", "40", |t| t)).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let local = |local_paths| {
+        BundleCache::new(
+            BundleFetcher::new(FetchConfig::default()).unwrap(),
+            BundleConfig {
+                local_paths,
+                ..BundleConfig::default()
+            },
+        )
+    };
+    let source = |url: &std::path::Path| PlanSource {
+        url: url.display().to_string().into(),
+        token: None,
+        pin: None,
+    };
+    let cache = local(true);
+    let ids = |a: &rater::bundle::Active| {
+        a.plans
+            .iter()
+            .map(|p| p.id().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let a = cache.get(&source(&file)).await.unwrap();
+    assert_eq!(ids(&a), ["acme-auto"]);
+    let a = cache
+        .get(&source(&root.join("rating-tables/homeowners")))
+        .await
+        .unwrap();
+    assert_eq!(ids(&a), ["homeowners"]);
+    let a = cache
+        .get(&source(&root.join("rating-tables")))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&a),
+        ["homeowners", "personal-auto", "socotra-reference"]
+    );
+
+    let err = local(false).get(&source(&file)).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            rater::bundle::BundleFailure::Refused {
+                code: "bad_url",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -174,6 +174,17 @@ pub fn plan_bundle(
     roadside: &str,
     edit: impl Fn(String) -> String,
 ) -> Vec<u8> {
+    plan_bundle_with(id, product, roadside, edit, &[])
+}
+
+/// [`plan_bundle`] with extra files (`tests/000.request.json`...) in the plan folder.
+pub fn plan_bundle_with(
+    id: &str,
+    product: &str,
+    roadside: &str,
+    edit: impl Fn(String) -> String,
+    extra: &[(&str, Vec<u8>)],
+) -> Vec<u8> {
     let root = std::env::temp_dir().join(format!(
         "rater-bundle-src-{}-{id}-{roadside}-{}",
         std::process::id(),
@@ -197,7 +208,30 @@ pub fn plan_bundle(
             &format!("value = \"{roadside}\", label = \"flat rate\""),
         );
     std::fs::write(dir.join("plan.toml"), edit(toml)).unwrap();
+    for (path, bytes) in extra {
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, bytes).unwrap();
+    }
     rater::bundle::build(&[dir]).unwrap()
 }
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A `.tar.gz` of one entry written byte by byte (paths and types `tar`'s builder refuses).
+pub fn raw_tar_gz(path: &str, kind: tar::EntryType, data: &[u8], link: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut h = tar::Header::new_ustar();
+    h.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+    h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+    h.set_entry_type(kind);
+    h.set_mode(0o644);
+    h.set_size(data.len() as u64);
+    h.set_cksum();
+    let mut tar = h.as_bytes().to_vec();
+    tar.extend_from_slice(data);
+    tar.resize(tar.len().div_ceil(512) * 512 + 1024, 0);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&tar).unwrap();
+    gz.finish().unwrap()
+}
