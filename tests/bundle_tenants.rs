@@ -102,11 +102,27 @@ async fn each_tenant_is_priced_by_its_own_plans_only() {
     s.state_api.put("b", json!({ "settings": {} }));
 
     for _ in 0..3 {
-        assert_eq!(yearly(&rate(&s, "a", "acme-auto").await), dec("40"));
+        let r = rate(&s, "a", "acme-auto").await;
+        assert_eq!(yearly(&r), dec("40"));
+        assert_eq!(r.header("x-rater-plan-bundle"), Some(&*sha));
     }
+    // With the explain trace: the plan and its version, and the bundle in the header.
+    let body = request("acme-auto");
+    let r = s
+        .send(&post(
+            "/rate",
+            "application/json",
+            "x-smp-key: a\r\nx-rater-explain: 1\r\n",
+            &body,
+        ))
+        .await;
+    assert_eq!(r.header("x-rater-plan-bundle"), Some(&*sha));
+    let trace = r.json()["explain"].to_string();
+    assert!(trace.contains("plan acme-auto version 1.0"), "{trace}");
     assert_eq!(tls.server.hits("/acme.tar.gz"), 1);
 
     let r = rate(&s, "b", "acme-auto").await;
+    assert_eq!(r.header("x-rater-plan-bundle"), None);
     assert_eq!(r.status, 422);
     assert_eq!(r.json()["error"]["code"], "no_plan_for_product");
     assert_eq!(yearly(&rate(&s, "b", "personal-auto").await), dec("25"));
@@ -287,6 +303,7 @@ async fn single_flight_and_shared_by_content() {
         pin: None,
     };
     let one = source("/one.tar.gz");
+    let started = std::time::Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..1000 {
         let cache = cache.clone();
@@ -297,6 +314,12 @@ async fn single_flight_and_shared_by_content() {
     for t in tasks {
         all.push(t.await.unwrap());
     }
+    // Figures for docs/RELIABILITY.md (`-- --nocapture`).
+    eprintln!(
+        "single flight: 1000 concurrent first gets answered in {:?}, downloads {}",
+        started.elapsed(),
+        tls.server.hits("/one.tar.gz")
+    );
     assert_eq!(tls.server.hits("/one.tar.gz"), 1);
     assert!(all.iter().all(|a| Arc::ptr_eq(a, &all[0])));
     let two = cache.get(&source("/two.tar.gz")).await.unwrap();
@@ -486,6 +509,15 @@ async fn faults_keep_the_last_good_bundle() {
             status = cache.status(&source);
         }
         let error = status.last_error.clone().expect("the refresh failed");
+        eprintln!(
+            "fault {code}: refused {:?} after the refresh started; last good kept; {}",
+            status
+                .checked_at
+                .unwrap()
+                .duration_since(before)
+                .unwrap_or_default(),
+            error.message
+        );
         let reported = if error.code == "download" {
             // Download failures are reported by their FetchError code in the counters.
             code

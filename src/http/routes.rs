@@ -25,6 +25,9 @@ pub const KEY_HEADER: &str = "x-smp-key";
 /// `x-rater-explain: 1` asks for the engine's trace beside the prices.
 pub const EXPLAIN_HEADER: &str = "x-rater-explain";
 
+/// On an answer priced by a tenant's own plan bundle: that bundle's SHA-256.
+pub const BUNDLE_HEADER: &str = "x-rater-plan-bundle";
+
 /// Initial capacity of the answer buffer: a few priced perils fit without growing.
 const OUT_CAPACITY: usize = 1024;
 
@@ -341,6 +344,7 @@ async fn rate(
     // A tenant with a `planUrl` is priced by its bundle only; the first load waits here (to
     // the same deadline), later ones are answered at once while refreshes run behind.
     let bundle_selector;
+    let mut bundle_sha = None;
     let selector = match &tenant.plan_source {
         None => &tenant.selector,
         Some(source) => {
@@ -354,6 +358,7 @@ async fn rate(
                 "priced by the tenant's plan bundle"
             );
             bundle_selector = tenant.selector_for(&active);
+            bundle_sha = HeaderValue::from_str(&active.sha256).ok();
             &*bundle_selector
         }
     };
@@ -369,7 +374,15 @@ async fn rate(
         pricing::price_request(selector, &buf, &mut out, PriceOptions { explain })
     }));
     match priced {
-        Ok(Ok(())) => Ok(json_ok(out)),
+        // The explain trace names each peril's plan and version; this header names the
+        // bundle those plans came from, on every answer a tenant's bundle priced.
+        Ok(Ok(())) => {
+            let mut resp = json_ok(out);
+            if let Some(sha) = bundle_sha {
+                resp.headers_mut().insert(BUNDLE_HEADER, sha);
+            }
+            Ok(resp)
+        }
         Ok(Err(e)) => Err(e.into()),
         Err(_) => {
             tracing::error!(request_id, "pricing panicked; answered 422");
