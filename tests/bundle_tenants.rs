@@ -132,6 +132,21 @@ async fn each_tenant_is_priced_by_its_own_plans_only() {
     assert_eq!(r.status, 422);
     assert_eq!(r.json()["error"]["code"], "no_plan_for_product");
 
+    // `ratePlan` names a plan within the bundle; a bundled plan's name is unknown there.
+    for (key, plan) in [("a-line", "acme-auto"), ("a-bundled", "personal-auto")] {
+        s.state_api.put(
+            key,
+            json!({ "settings": {
+                "planUrl": bundle_url(&tls, "/acme.tar.gz"),
+                "ratePlan": plan,
+            } }),
+        );
+    }
+    assert_eq!(yearly(&rate(&s, "a-line", "acme-auto").await), dec("40"));
+    let r = rate(&s, "a-bundled", "personal-auto").await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["error"]["code"], "unknown_plan");
+
     let status = plan_status(&s, "a").await;
     assert_eq!(status["active"]["sha256"], sha);
     assert_eq!(status["active"]["plans"][0]["id"], "acme-auto");
@@ -139,15 +154,17 @@ async fn each_tenant_is_priced_by_its_own_plans_only() {
     assert!(status["fetchedAt"].is_string(), "{status}");
     assert!(status["lastError"].is_null(), "{status}");
     assert_eq!(plan_status(&s, "b").await, json!({ "source": "bundled" }));
-    assert_eq!(tls.server.hits("/acme.tar.gz"), 1);
+    // Entries are per (planUrl, pin): the unpinned tenants' entry downloaded once more, and
+    // shares A's loaded plans by content hash (one activation per entry).
+    assert_eq!(tls.server.hits("/acme.tar.gz"), 2);
 
     let metrics = String::from_utf8(s.send(&get("/metrics")).await.body).unwrap();
     assert!(
-        metrics.contains("rater_plan_bundle_downloads_total 1\n"),
+        metrics.contains("rater_plan_bundle_downloads_total 2\n"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("rater_plan_bundle_activations_total 1\n"),
+        metrics.contains("rater_plan_bundle_activations_total 2\n"),
         "{metrics}"
     );
 }
@@ -649,4 +666,98 @@ async fn local_mode_reads_folders_and_files() {
         ),
         "{err}"
     );
+}
+
+/// Three tenants with three bundle URLs are hammered concurrently while each URL's bundle
+/// is replaced, over and over, in a seeded random order. Every answer must be priced by a
+/// bundle of the asking tenant (its price and its `x-rater-plan-bundle` agree, and name
+/// that tenant), and no tenant ever goes back to an older bundle once a newer one priced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_tenants_are_each_priced_by_their_own_active_bundle() {
+    use std::collections::HashMap;
+    let tls = start_tls("hammer").await;
+    let s = Arc::new(rater(&tls, "1").await);
+    // Tenant t's version v prices roadside at t*100 + v.
+    let tenants = [1u32, 2, 3];
+    let versions = 6u32;
+    let mut by_sha: HashMap<String, (u32, u32)> = HashMap::new();
+    let mut bundles: HashMap<(u32, u32), Vec<u8>> = HashMap::new();
+    for t in tenants {
+        for v in 0..versions {
+            let b = plan_bundle("acme-auto", "acme-auto", &(t * 100 + v).to_string(), |x| x);
+            by_sha.insert(rater::bundle::sha256_hex(&b), (t, v));
+            bundles.insert((t, v), b);
+        }
+        tls.server.set(
+            &format!("/t{t}.tar.gz"),
+            Behaviour::Bundle(bundles[&(t, 0)].clone(), "\"0\""),
+        );
+        s.state_api.put(
+            &format!("t{t}"),
+            json!({ "settings": { "planUrl": bundle_url(&tls, &format!("/t{t}.tar.gz")) } }),
+        );
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for t in tenants {
+        for _ in 0..2 {
+            let s = s.clone();
+            let stop = stop.clone();
+            let by_sha = by_sha.clone();
+            clients.push(tokio::spawn(async move {
+                let (mut answers, mut newest) = (0, 0u32);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = rate(&s, &format!("t{t}"), "acme-auto").await;
+                    let price = yearly(&r);
+                    let sha = r.header("x-rater-plan-bundle").expect("bundle header");
+                    let (owner, v) = by_sha[sha];
+                    assert_eq!(owner, t, "tenant t{t} priced by t{owner}'s bundle");
+                    assert_eq!(
+                        price,
+                        Decimal::from(t * 100 + v),
+                        "price and bundle disagree"
+                    );
+                    assert!(v >= newest, "t{t} went back from v{newest} to v{v}");
+                    newest = v;
+                    answers += 1;
+                }
+                (t, answers, newest)
+            }));
+        }
+    }
+    // Seeded random replacement order: each step publishes the next version of one tenant.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut published = [0u32; 3];
+    for _ in 0..(versions - 1) * 2 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let i = (seed % 3) as usize;
+        if published[i] + 1 >= versions {
+            continue;
+        }
+        published[i] += 1;
+        let t = tenants[i];
+        let v = published[i];
+        tls.server.set(
+            &format!("/t{t}.tar.gz"),
+            Behaviour::Bundle(bundles[&(t, v)].clone(), leak(format!("\"{v}\""))),
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    // Past the TTL once more, so every tenant's last version is picked up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for c in clients {
+        let (t, answers, newest) = c.await.unwrap();
+        total += answers;
+        let i = tenants.iter().position(|x| *x == t).unwrap();
+        assert!(answers > 10, "t{t}: {answers} answers");
+        assert_eq!(
+            newest, published[i],
+            "t{t} ends on its last published bundle"
+        );
+    }
+    eprintln!("hammer: {total} answers, published {published:?}, all by the right bundle");
 }
