@@ -761,3 +761,52 @@ async fn concurrent_tenants_are_each_priced_by_their_own_active_bundle() {
     }
     eprintln!("hammer: {total} answers, published {published:?}, all by the right bundle");
 }
+
+/// On tokio's paused clock, with the default TTL (300 s, up to a tenth of jitter): nothing
+/// is re-read before the TTL, however many requests; after TTL + jitter the next request
+/// gets the current bundle at once and one refresh activates the new one.
+#[tokio::test(start_paused = true)]
+async fn the_ttl_is_honoured_on_a_paused_clock() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let dir = std::env::temp_dir().join(format!("rater-paused-ttl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("plans.tar.gz");
+    let v1 = plan_bundle("acme-auto", "acme-auto", "40", |t| t);
+    let v2 = plan_bundle("acme-auto", "acme-auto", "50", |t| t);
+    std::fs::write(&file, &v1).unwrap();
+    let cache = BundleCache::new(
+        BundleFetcher::new(FetchConfig::default()).unwrap(),
+        BundleConfig {
+            local_paths: true,
+            ..BundleConfig::default()
+        },
+    );
+    let source = PlanSource {
+        url: file.display().to_string().into(),
+        token: None,
+        pin: None,
+    };
+    let v1_sha = rater::bundle::sha256_hex(&v1);
+    assert_eq!(cache.get(&source).await.unwrap().sha256, v1_sha);
+    std::fs::write(&file, &v2).unwrap();
+    for _ in 0..299 {
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(cache.get(&source).await.unwrap().sha256, v1_sha);
+    }
+    assert_eq!(cache.stats().activations.load(Relaxed), 1);
+    let checked = cache.status(&source).checked_at;
+    // Past the TTL and its largest jitter: the next get answers v1 and starts the refresh.
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(cache.get(&source).await.unwrap().sha256, v1_sha);
+    let v2_sha = rater::bundle::sha256_hex(&v2);
+    for _ in 0..1000 {
+        if cache.status(&source).active.unwrap().sha256 == v2_sha {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(cache.get(&source).await.unwrap().sha256, v2_sha);
+    assert_eq!(cache.stats().activations.load(Relaxed), 2);
+    assert_ne!(cache.status(&source).checked_at, checked);
+}
