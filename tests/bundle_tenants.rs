@@ -213,6 +213,19 @@ async fn an_unreachable_first_bundle_is_503_with_retry_after() {
         "e",
         json!({ "settings": { "planUrl": bundle_url(&tls, "/down.tar.gz") } }),
     );
+    // `/_app/start` fetches the tenant's bundle in the background: one download, before any
+    // rating request (and the failure is then remembered for the back-off).
+    let start = s
+        .send(b"GET /_app/start HTTP/1.1\r\nHost: test\r\nx-smp-key: e\r\n\r\n")
+        .await;
+    assert_eq!(start.status, 204);
+    for _ in 0..200 {
+        if tls.server.hits("/down.tar.gz") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(tls.server.hits("/down.tar.gz"), 1);
     let r = rate(&s, "e", "personal-auto").await;
     assert_eq!(r.status, 503);
     assert!(r.header("retry-after").is_some());

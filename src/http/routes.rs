@@ -205,6 +205,17 @@ async fn handle(
         Route::AppStart => {
             if let (Some(tenants), Ok(key)) = (state.tenants(), key_header(req.headers())) {
                 let _ = tenants.warm(key);
+                // And the tenant's plan bundle, once its state is in: the first rating
+                // request then finds it loaded instead of waiting for the download.
+                let (tenants, bundles) = (tenants.clone(), state.bundles().clone());
+                let key = key.map(str::to_owned);
+                tokio::spawn(async move {
+                    if let Ok(tenant) = tenants.get(key.as_deref()).await
+                        && let Some(source) = &tenant.plan_source
+                    {
+                        let _ = bundles.get(source).await;
+                    }
+                });
             }
             Ok(empty(StatusCode::NO_CONTENT))
         }
