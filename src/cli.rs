@@ -38,11 +38,21 @@ pub struct Cli {
 enum Command {
     /// Run the HTTP service (the default with no arguments).
     Serve(crate::config::ServeArgs),
-    /// Validate a folder of plans; exits non-zero on the first bad plan, printing its errors.
+    /// Validate a folder of plans, or a plan bundle (`.tar.gz`); exits non-zero on the first
+    /// bad plan, printing its errors (a bundle's test cases are run too).
     Check {
-        /// The folder holding plan folders, or one plan folder.
+        /// The folder holding plan folders, one plan folder, or a bundle file.
         #[arg(default_value = "rating-tables")]
         dir: PathBuf,
+    },
+    /// Pack plan folders into a reproducible bundle (`.tar.gz`) and print its SHA-256 last.
+    Bundle {
+        /// Plan folders (each holding a `plan.toml`).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// The bundle file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
     },
     /// Price a Socotra rating request file and print the JSON answer the service gives.
     Rate {
@@ -78,7 +88,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         None => crate::http::serve(cli.serve),
         Some(Command::Serve(args)) => crate::http::serve(args),
+        Some(Command::Check { dir }) if dir.is_file() => check_bundle(&dir),
         Some(Command::Check { dir }) => check(&dir),
+        Some(Command::Bundle { dirs, output }) => bundle(&dirs, &output),
         Some(Command::Rate {
             plan,
             explain,
@@ -96,18 +108,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
 fn check(dir: &Path) -> anyhow::Result<ExitCode> {
     match load_dir(dir) {
         Ok(set) => {
-            for plan in set.iter() {
-                let tables: usize = plan.tables().iter().map(|t| t.rows()).sum();
-                println!(
-                    "ok  {} (version {}, product {}, {} inputs, {} tables, {} rows)",
-                    plan.id(),
-                    plan.version(),
-                    plan.product(),
-                    plan.inputs().len(),
-                    plan.tables().len(),
-                    tables
-                );
-            }
+            print_plans(&set);
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
@@ -115,6 +116,54 @@ fn check(dir: &Path) -> anyhow::Result<ExitCode> {
             eprintln!("{} error(s)", errors.0.len());
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// `rater check FILE`: the bundle is unpacked, validated and tested as the service would
+/// before activating it (with the service's default limits).
+fn check_bundle(file: &Path) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.display().to_string();
+    match crate::bundle::load(&name, &bytes, &crate::bundle::Limits::default()) {
+        Ok(bundle) => {
+            print_plans(&bundle.plans);
+            println!("{} test case(s) pass", bundle.cases);
+            println!("{}", bundle.sha256);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(crate::bundle::BundleError::Plan(errors)) => {
+            eprintln!("{errors}");
+            eprintln!("{} error(s)", errors.0.len());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `rater bundle DIR... -o FILE`: the SHA-256 is the last line, for scripts and pins.
+fn bundle(dirs: &[PathBuf], output: &Path) -> anyhow::Result<ExitCode> {
+    let bytes = crate::bundle::build(dirs)?;
+    std::fs::write(output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;
+    println!("wrote {} ({} bytes)", output.display(), bytes.len());
+    println!("{}", crate::bundle::sha256_hex(&bytes));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_plans(set: &crate::plan::PlanSet) {
+    for plan in set.iter() {
+        let tables: usize = plan.tables().iter().map(|t| t.rows()).sum();
+        println!(
+            "ok  {} (version {}, product {}, {} inputs, {} tables, {} rows)",
+            plan.id(),
+            plan.version(),
+            plan.product(),
+            plan.inputs().len(),
+            plan.tables().len(),
+            tables
+        );
     }
 }
 

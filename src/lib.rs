@@ -4,6 +4,7 @@
 //!
 //! - [`engine`]: the pure premium engine (no IO, no JSON).
 //! - [`plan`]: rate plans as data: loading, validation, indexing, selection.
+//! - [`bundle`]: a tenant's plans as one `.tar.gz`: building, safe unpacking, checking.
 //! - [`pricing`]: one rating request, bytes in, bytes out (shared by service and CLI).
 //! - [`wire`]: Socotra's JSON: borrowed request types, response writer.
 //! - [`tenant`]: tenant state from the State API, cached.
@@ -13,6 +14,7 @@
 //!   counters; [`cli`]: the command line.
 
 pub mod actuary;
+pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -88,6 +88,33 @@ fn settings_fields() {
     assert!(names.contains("ratePlan"));
 }
 
+/// The plan bundle settings: `planUrl` and `planSha256` are Text, `planToken` a Password
+/// (so the rater treats it as a secret: `SecretPolicy` reads Password fields from here),
+/// none required (tenants without `planUrl` keep the bundled plans).
+#[test]
+fn plan_bundle_settings() {
+    let m = manifest();
+    let fields = m["app"]["fields"].as_array().unwrap();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("a {name} setting"))
+    };
+    for (name, ty) in [
+        (rater::tenant::PLAN_URL_SETTING, "Text"),
+        (rater::tenant::PLAN_TOKEN_SETTING, "Password"),
+        (rater::tenant::PLAN_SHA256_SETTING, "Text"),
+    ] {
+        assert_eq!(field(name)["type"], ty, "{name}");
+        assert_eq!(field(name)["required"], false, "{name}");
+    }
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/socotra-app.json")).unwrap();
+    let passwords = rater::tenant::SecretPolicy::password_fields_of_manifest(&text).unwrap();
+    assert!(passwords.iter().any(|p| p == "planToken"), "{passwords:?}");
+}
+
 /// The plan folders of `rating-tables/` (those holding a `plan.toml`).
 fn plan_folders() -> BTreeSet<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rating-tables");

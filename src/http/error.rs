@@ -16,6 +16,7 @@ use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
+use crate::bundle::BundleFailure;
 use crate::pricing::{PriceError, PriceErrorKind};
 use crate::tenant::TenantError;
 
@@ -59,6 +60,10 @@ pub enum HttpError {
     #[error(transparent)]
     Tenant(#[from] TenantError),
     /// The request could not be priced.
+    /// The tenant's plan bundle (`planUrl`) cannot be used: 503 while it cannot be
+    /// downloaded, 422 when it is refused (bad bundle, pin mismatch, forbidden URL).
+    #[error(transparent)]
+    Bundle(#[from] BundleFailure),
     #[error(transparent)]
     Price(#[from] PriceError),
     /// The pricing code panicked on this request: a bug, caught so that one bad input
@@ -99,6 +104,8 @@ impl HttpError {
             HttpError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             HttpError::Tenant(TenantError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Tenant(_) => StatusCode::UNAUTHORIZED,
+            HttpError::Bundle(BundleFailure::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Bundle(BundleFailure::Refused { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
             HttpError::Price(e) => match e.kind() {
                 PriceErrorKind::BadRequest => StatusCode::BAD_REQUEST,
                 PriceErrorKind::Unratable => StatusCode::UNPROCESSABLE_ENTITY,
@@ -129,6 +136,8 @@ impl HttpError {
                 TenantError::UnknownKey => "unknown_key",
                 TenantError::Unavailable { .. } => "tenant_unavailable",
             },
+            HttpError::Bundle(BundleFailure::Unavailable { .. }) => "plan_bundle_unavailable",
+            HttpError::Bundle(BundleFailure::Refused { .. }) => "plan_bundle_refused",
             HttpError::Price(e) => e.code(),
             HttpError::Panicked { .. } => "rating_panicked",
             HttpError::NotReady => "not_ready",
@@ -166,7 +175,8 @@ impl HttpError {
             HttpError::MethodNotAllowed { allow } => {
                 headers.insert(ALLOW, HeaderValue::from_static(allow));
             }
-            HttpError::Tenant(TenantError::Unavailable { retry_after, .. }) => {
+            HttpError::Tenant(TenantError::Unavailable { retry_after, .. })
+            | HttpError::Bundle(BundleFailure::Unavailable { retry_after, .. }) => {
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
             }

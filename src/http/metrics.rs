@@ -23,7 +23,7 @@ const STATUSES: [u16; 12] = [200, 204, 400, 401, 404, 405, 413, 415, 422, 431, 5
 const N_STATUS: usize = STATUSES.len() + 1;
 
 /// Error codes with their own counter; anything else is counted as `other`.
-const CODES: [&str; 27] = [
+const CODES: [&str; 29] = [
     "malformed_json",
     "invalid_request",
     "invalid_body",
@@ -50,6 +50,8 @@ const CODES: [&str; 27] = [
     "payload_too_large",
     "bad_content_length",
     "draining",
+    "plan_bundle_unavailable",
+    "plan_bundle_refused",
     "other",
 ];
 
@@ -159,6 +161,42 @@ const STATUS_LABELS: [&str; 12] = [
 ];
 
 /// The tenant cache's counters and State API latency (as a Prometheus summary: sum and count).
+/// Plan bundle counters (`src/bundle/cache.rs`): downloads, `304`s, activations, and
+/// refusals by reason. No tenant or URL label: those would be request data.
+pub fn render_bundles(out: &mut String, stats: &crate::bundle::BundleStats) {
+    for (name, help, v) in [
+        (
+            "rater_plan_bundle_downloads_total",
+            "Plan bundle bodies downloaded.",
+            &stats.downloads,
+        ),
+        (
+            "rater_plan_bundle_not_modified_total",
+            "Plan bundle checks answered 304 Not Modified.",
+            &stats.not_modified,
+        ),
+        (
+            "rater_plan_bundle_activations_total",
+            "Plan bundles that became active.",
+            &stats.activations,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            v.load(Relaxed)
+        );
+    }
+    let name = "rater_plan_bundle_refusals_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Plan bundles refused or not downloaded, by reason.\n# TYPE {name} counter"
+    );
+    for (reason, n) in crate::bundle::REFUSAL_REASONS.iter().zip(&stats.refusals) {
+        let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {}", n.load(Relaxed));
+    }
+}
+
 fn render_cache(out: &mut String, cache: &CacheStats) {
     let s = cache.snapshot();
     for (name, help, v) in [

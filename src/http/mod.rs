@@ -27,6 +27,8 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context;
 use tokio::net::{TcpListener, TcpSocket};
 
+use crate::bundle::fetch::{BundleFetcher, FetchConfig};
+use crate::bundle::{BundleCache, BundleConfig};
 use crate::config::{Config, ENV_PLANS_DIR, RuntimeKind, ServeArgs};
 use crate::plan::PlanSet;
 use crate::telemetry;
@@ -46,6 +48,8 @@ pub struct TenantSetup {
     pub secrets: SecretPolicy,
     /// TTLs, bounds and the State API client's limits.
     pub cache: CacheConfig,
+    /// Tenants' own plan bundles (`planUrl`).
+    pub bundles: BundleCache,
 }
 
 impl TenantSetup {
@@ -62,12 +66,45 @@ impl TenantSetup {
                 .context("reading Password settings from socotra-app.json")?,
             None => Vec::new(),
         };
+        let bundles = bundle_cache(lookup, source.is_local())?;
         Ok(TenantSetup {
             source: Arc::new(source),
             secrets: SecretPolicy::new(passwords),
             cache,
+            bundles,
         })
     }
+}
+
+/// Seconds an active plan bundle is current before a background refresh.
+pub const ENV_PLAN_TTL_SECS: &str = "RATER_PLAN_TTL_SECS";
+
+/// The plan bundle cache from `RATER_PLAN_TTL_SECS` (default 300, at least 1),
+/// `RATER_PLAN_ALLOW_HOSTS` and `RATER_PLAN_CA_FILE`; local mode also accepts a local
+/// folder or `.tar.gz` path as `planUrl`.
+fn bundle_cache(
+    lookup: impl Fn(&str) -> Option<String> + Copy,
+    local: bool,
+) -> anyhow::Result<BundleCache> {
+    let ttl = match lookup(ENV_PLAN_TTL_SECS) {
+        None => 300,
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n >= 1 => n,
+            _ => anyhow::bail!(
+                "invalid configuration:\n  {ENV_PLAN_TTL_SECS} = {v:?}: a whole number of seconds, at least 1"
+            ),
+        },
+    };
+    let fetcher = BundleFetcher::new(FetchConfig::from_lookup(lookup))
+        .context("setting up the plan bundle downloader")?;
+    Ok(BundleCache::new(
+        fetcher,
+        BundleConfig {
+            ttl: std::time::Duration::from_secs(ttl),
+            local_paths: local,
+            ..BundleConfig::default()
+        },
+    ))
 }
 
 /// What every request reads: the config, the tenant cache once plans are loaded, the
@@ -109,6 +146,11 @@ impl AppState {
     /// Plans are loaded: the service is ready to rate (unless draining).
     pub fn set_ready(&self, tenants: Arc<TenantCache>) {
         let _ = self.tenants.set(tenants);
+    }
+
+    /// Tenants' plan bundles.
+    pub fn bundles(&self) -> &BundleCache {
+        &self.tenant_setup.bundles
     }
 
     /// The tenant cache, once ready.

@@ -25,6 +25,9 @@ pub const KEY_HEADER: &str = "x-smp-key";
 /// `x-rater-explain: 1` asks for the engine's trace beside the prices.
 pub const EXPLAIN_HEADER: &str = "x-rater-explain";
 
+/// On an answer priced by a tenant's own plan bundle: that bundle's SHA-256.
+pub const BUNDLE_HEADER: &str = "x-rater-plan-bundle";
+
 /// Initial capacity of the answer buffer: a few priced perils fit without growing.
 const OUT_CAPACITY: usize = 1024;
 
@@ -51,13 +54,15 @@ pub enum Route {
     Rate,
     /// `GET /metrics`.
     Metrics,
+    /// `GET /plan-status`: the calling tenant's plan bundle status.
+    PlanStatus,
     /// Any other path.
     Unknown,
 }
 
 impl Route {
     /// The number of routes.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
     /// Every route, in discriminant order.
     pub const ALL: [Route; Route::COUNT] = [
         Route::Root,
@@ -67,6 +72,7 @@ impl Route {
         Route::AppStop,
         Route::Rate,
         Route::Metrics,
+        Route::PlanStatus,
         Route::Unknown,
     ];
 
@@ -80,6 +86,7 @@ impl Route {
             Route::AppStop => "app_stop",
             Route::Rate => "rate",
             Route::Metrics => "metrics",
+            Route::PlanStatus => "plan_status",
             Route::Unknown => "unknown",
         }
     }
@@ -93,6 +100,7 @@ impl Route {
             "/_app/start" => (Route::AppStart, "GET"),
             "/_app/stop" => (Route::AppStop, "GET"),
             "/metrics" => (Route::Metrics, "GET"),
+            "/plan-status" => (Route::PlanStatus, "GET"),
             p if p == rate_path => (Route::Rate, "POST"),
             _ => return (Route::Unknown, Err(HttpError::NotFound)),
         };
@@ -197,6 +205,17 @@ async fn handle(
         Route::AppStart => {
             if let (Some(tenants), Ok(key)) = (state.tenants(), key_header(req.headers())) {
                 let _ = tenants.warm(key);
+                // And the tenant's plan bundle, once its state is in: the first rating
+                // request then finds it loaded instead of waiting for the download.
+                let (tenants, bundles) = (tenants.clone(), state.bundles().clone());
+                let key = key.map(str::to_owned);
+                tokio::spawn(async move {
+                    if let Ok(tenant) = tenants.get(key.as_deref()).await
+                        && let Some(source) = &tenant.plan_source
+                    {
+                        let _ = bundles.get(source).await;
+                    }
+                });
             }
             Ok(empty(StatusCode::NO_CONTENT))
         }
@@ -208,7 +227,9 @@ async fn handle(
         }
         Route::Metrics => {
             let cache = state.tenants().map(|t| t.stats());
-            let mut resp = Response::new(Full::new(Bytes::from(state.metrics.render(cache))));
+            let mut text = state.metrics.render(cache);
+            super::metrics::render_bundles(&mut text, state.bundles().stats());
+            let mut resp = Response::new(Full::new(Bytes::from(text)));
             resp.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -216,6 +237,7 @@ async fn handle(
             Ok(resp)
         }
         Route::Rate => rate(state, req, request_id, deadline).await,
+        Route::PlanStatus => plan_status(state, &req, deadline).await,
         Route::Unknown => Err(HttpError::NotFound),
     }
 }
@@ -330,6 +352,27 @@ async fn rate(
     let tenant = tenant.unwrap_or(Err(HttpError::Deadline(budget)));
     let buf = buf?;
     let tenant = tenant?;
+    // A tenant with a `planUrl` is priced by its bundle only; the first load waits here (to
+    // the same deadline), later ones are answered at once while refreshes run behind.
+    let bundle_selector;
+    let mut bundle_sha = None;
+    let selector = match &tenant.plan_source {
+        None => &tenant.selector,
+        Some(source) => {
+            let active = tokio::time::timeout_at(deadline, state.bundles().get(source))
+                .await
+                .map_err(|_| HttpError::Deadline(budget))??;
+            tracing::debug!(
+                request_id,
+                bundle = %active.sha256,
+                plans = %crate::bundle::plan_list(&active.plans),
+                "priced by the tenant's plan bundle"
+            );
+            bundle_selector = tenant.selector_for(&active);
+            bundle_sha = HeaderValue::from_str(&active.sha256).ok();
+            &*bundle_selector
+        }
+    };
 
     let mut out = Vec::with_capacity(OUT_CAPACITY);
     // Pricing is synchronous CPU work of microseconds to a few milliseconds, so it runs on
@@ -339,16 +382,77 @@ async fn rate(
     // AssertUnwindSafe holds: on a panic `buf` and `out` are dropped, and the tenant is
     // only read.
     let priced = catch_unwind(AssertUnwindSafe(|| {
-        pricing::price_request(&tenant.selector, &buf, &mut out, PriceOptions { explain })
+        pricing::price_request(selector, &buf, &mut out, PriceOptions { explain })
     }));
     match priced {
-        Ok(Ok(())) => Ok(json_ok(out)),
+        // The explain trace names each peril's plan and version; this header names the
+        // bundle those plans came from, on every answer a tenant's bundle priced.
+        Ok(Ok(())) => {
+            let mut resp = json_ok(out);
+            if let Some(sha) = bundle_sha {
+                resp.headers_mut().insert(BUNDLE_HEADER, sha);
+            }
+            Ok(resp)
+        }
         Ok(Err(e)) => Err(e.into()),
         Err(_) => {
             tracing::error!(request_id, "pricing panicked; answered 422");
             Err(HttpError::Panicked { request_id })
         }
     }
+}
+
+/// `GET /plan-status`: the calling tenant's view only (its key picks its settings, and so
+/// its bundle): the active bundle's SHA-256, plans and versions, when it was fetched and
+/// checked, and the last error with its location. A first call loads the bundle.
+async fn plan_status(
+    state: &AppState,
+    req: &Request<Incoming>,
+    deadline: Instant,
+) -> Result<HttpResponse, HttpError> {
+    let tenants = state.tenants().ok_or(HttpError::NotReady)?;
+    let tenant = tenants.get(key_header(req.headers())?).await?;
+    let Some(source) = &tenant.plan_source else {
+        let body = serde_json::json!({ "source": "bundled" });
+        return Ok(json_ok(body.to_string().into_bytes()));
+    };
+    // Only to have something to show on a first call: its outcome is in the status.
+    let _ = tokio::time::timeout_at(deadline, state.bundles().get(source)).await;
+    let status = state.bundles().status(source);
+    let time = |t: Option<std::time::SystemTime>| {
+        t.and_then(|t| jiff::Timestamp::try_from(t).ok())
+            .map(|t| t.to_string())
+    };
+    let active = status.active.as_ref().map(|a| {
+        serde_json::json!({
+            "sha256": a.sha256,
+            "testCases": a.cases,
+            "plans": a.plans.iter().map(|p| serde_json::json!({
+                "id": p.id(),
+                "version": p.version(),
+                "product": p.product(),
+                "effectiveFrom": p.effective_from().to_string(),
+            })).collect::<Vec<_>>(),
+        })
+    });
+    let last_error = status.last_error.as_ref().map(|e| {
+        serde_json::json!({
+            "code": e.code,
+            "message": e.message,
+            "at": time(Some(e.at)),
+        })
+    });
+    let body = serde_json::json!({
+        "source": "bundle",
+        // Without a query: a signed URL's signature is a credential.
+        "planUrl": source.url.split(['?', '#']).next().unwrap_or(""),
+        "planSha256": source.pin.as_deref(),
+        "active": active,
+        "fetchedAt": time(status.fetched_at),
+        "checkedAt": time(status.checked_at),
+        "lastError": last_error,
+    });
+    Ok(json_ok(body.to_string().into_bytes()))
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! malformed answer (CONTRACT.md 2.2).
 //!
 //! The State API is a cluster-internal plain-http service (no auth, no TLS seen in any
-//! platform sample), so the reqwest build carries no TLS stack and `https` URLs are refused
-//! at start-up rather than failing on the first request.
+//! platform sample), so this client trusts no certificate and `https` URLs are refused at
+//! start-up rather than failing on the first request.
 
 use reqwest::header::{ACCEPT, HeaderValue};
 
@@ -46,6 +46,11 @@ impl StateClient {
             ));
         }
         let http = reqwest::Client::builder()
+            // reqwest is built with rustls but no process-wide crypto provider (the bundle
+            // fetcher brings its own config); without a config of its own the builder would
+            // look for that provider and panic. This one trusts nothing: https is refused
+            // above, so it is never used.
+            .tls_backend_preconfigured(crate::bundle::fetch::no_tls())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             // A redirect from a cluster-internal service is a misconfiguration; following it

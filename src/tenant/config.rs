@@ -36,6 +36,11 @@ Tenant state (environment only):
   RATER_STATE_CONNECT_TIMEOUT_MS     State API connect timeout [default: 500]
   RATER_STATE_TIMEOUT_MS             State API total timeout [default: 2000]
   RATER_STATE_MAX_BYTES              State API answer size cap [default: 1048576]
+Tenants' own plan bundles (settings planUrl, planToken, planSha256):
+  RATER_PLAN_TTL_SECS                bundle refresh interval, at least 1 [default: 300]
+  RATER_PLAN_ALLOW_HOSTS             hosts exempt from the private-address checks, plain
+                                     http allowed to them (comma-separated) [default: none]
+  RATER_PLAN_CA_FILE                 extra CA certificates (PEM) beside the built-in roots
   RUST_LOG                           log filter [default: info]";
 
 /// Freshness TTL, seconds.

@@ -65,7 +65,10 @@ pub use config::{
 pub use key::{KeyError, KeyHash, MAX_KEY_BYTES, TenantKey, join_url};
 pub use local::{LocalState, LocalStateError};
 pub use mapping::{POLICYHOLDERS, PathError, source_of_path};
-pub use model::{RATE_PLAN_SETTING, SettingValue, Settings, Tenant};
+pub use model::{
+    PLAN_SHA256_SETTING, PLAN_TOKEN_SETTING, PLAN_URL_SETTING, RATE_PLAN_SETTING, SettingValue,
+    Settings, Tenant,
+};
 pub use secret::{ManifestError, REDACTED, Secret, SecretPolicy};
 pub use source::{
     DEFAULT_LOCAL_STATE, DEMO_KEY, ENV_LOCAL_STATE, ENV_STATE_API, FetchError, FetchFuture,

@@ -3,22 +3,37 @@
 //! [`StateDoc`] per fetch, and shared read-only by every request through an `Arc`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use super::key::KeyHash;
 use super::mapping::{POLICYHOLDERS, source_of_path};
 use super::secret::{Secret, SecretPolicy};
 use super::state::StateDoc;
+use crate::bundle::{Active, PlanSource};
 use crate::plan::{PlanSet, ProductMapping, Selector};
 
 /// The setting that names the plan pricing every product of a tenant.
 pub const RATE_PLAN_SETTING: &str = "ratePlan";
+/// Where the tenant's own plan bundle is (`https://...`); unset: the bundled plans.
+pub const PLAN_URL_SETTING: &str = "planUrl";
+/// The bearer token for `planUrl` (a Password setting).
+pub const PLAN_TOKEN_SETTING: &str = "planToken";
+/// The SHA-256 the tenant's bundle must have.
+pub const PLAN_SHA256_SETTING: &str = "planSha256";
 
 /// A tenant's state, resolved against the loaded plans. Shared read-only by requests.
 #[derive(Debug)]
 pub struct Tenant {
     /// Which plan prices which product for this tenant: resolved here, once per fetch (and
-    /// again when the plans are reloaded).
+    /// again when the plans are reloaded). For a tenant with a `planUrl`, resolved against
+    /// no plans at all: its plans are its bundle's, through [`Tenant::selector_for`].
     pub selector: Selector,
+    /// `planUrl`, `planToken`, `planSha256`, when `planUrl` is set.
+    pub plan_source: Option<PlanSource>,
+    /// The selector resolved against the tenant's active bundle, and that bundle: resolved
+    /// once per bundle change, not per request. A std `RwLock`, held only to clone the two
+    /// `Arc`s out (or swap them), never across an `.await`.
+    bundle_selector: std::sync::RwLock<Option<(Arc<Active>, Arc<Selector>)>>,
     /// Which generation of the cache's plans `selector` was resolved against.
     pub(crate) plans_generation: u64,
     /// The short hash of the tenant's key, for logs (never the key).
@@ -90,9 +105,16 @@ impl Tenant {
                 unreadable,
             });
         }
-        let selector = Selector::resolve(plans, settings.plain(RATE_PLAN_SETTING), &mappings);
+        let plan_source = plan_source(&settings);
+        let selector = Selector::resolve(
+            own_plans(&plan_source, plans),
+            settings.plain(RATE_PLAN_SETTING),
+            &mappings,
+        );
         Tenant {
             selector,
+            plan_source,
+            bundle_selector: std::sync::RwLock::new(None),
             plans_generation: 0,
             key_hash,
             settings,
@@ -108,7 +130,13 @@ impl Tenant {
     /// reload): settings and mappings are kept, so no State API call is needed.
     pub fn with_plans(&self, plans: &PlanSet, plans_generation: u64) -> Tenant {
         Tenant {
-            selector: Selector::resolve(plans, self.rate_plan(), &self.mappings),
+            selector: Selector::resolve(
+                own_plans(&self.plan_source, plans),
+                self.rate_plan(),
+                &self.mappings,
+            ),
+            plan_source: self.plan_source.clone(),
+            bundle_selector: std::sync::RwLock::new(None),
             plans_generation,
             key_hash: self.key_hash,
             settings: self.settings.clone(),
@@ -124,6 +152,62 @@ impl Tenant {
     pub fn rate_plan(&self) -> Option<&str> {
         self.settings.plain(RATE_PLAN_SETTING)
     }
+
+    /// The selector over `active` (the tenant's bundle), resolved with the tenant's
+    /// `ratePlan` and mappings exactly as the bundled plans are; cached per bundle.
+    pub fn selector_for(&self, active: &Arc<Active>) -> Arc<Selector> {
+        if let Some((a, s)) = &*self
+            .bundle_selector
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            && Arc::ptr_eq(a, active)
+        {
+            return s.clone();
+        }
+        let selector = Arc::new(Selector::resolve(
+            &active.plans,
+            self.rate_plan(),
+            &self.mappings,
+        ));
+        *self
+            .bundle_selector
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some((active.clone(), selector.clone()));
+        selector
+    }
+}
+
+/// The plans a tenant may be resolved against: none for a tenant with a bundle (whose
+/// plans come through [`Tenant::selector_for`]), so the bundled plans can never price it.
+fn own_plans<'a>(source: &Option<PlanSource>, bundled: &'a PlanSet) -> &'a PlanSet {
+    static NONE: std::sync::OnceLock<PlanSet> = std::sync::OnceLock::new();
+    match source {
+        Some(_) => NONE.get_or_init(PlanSet::default),
+        None => bundled,
+    }
+}
+
+/// `planUrl` (non-blank) with its token and pin.
+fn plan_source(settings: &Settings) -> Option<PlanSource> {
+    let url = settings.get(PLAN_URL_SETTING)?.expose().trim();
+    if url.is_empty() {
+        return None;
+    }
+    let token = settings
+        .get(PLAN_TOKEN_SETTING)
+        .map(|v| v.expose().trim())
+        .filter(|t| !t.is_empty())
+        .map(Secret::new);
+    let pin = settings
+        .get(PLAN_SHA256_SETTING)
+        .map(|v| v.expose().trim().to_ascii_lowercase())
+        .filter(|p| !p.is_empty())
+        .map(String::into_boxed_str);
+    Some(PlanSource {
+        url: url.into(),
+        token,
+        pin,
+    })
 }
 
 /// A tenant's settings: names to string values, secrets wrapped.

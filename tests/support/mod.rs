@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod attack;
+pub mod bundle_server;
 pub mod golden;
 pub mod http_server;
 pub mod state_api;
