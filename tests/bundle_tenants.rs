@@ -665,7 +665,13 @@ async fn local_mode_reads_folders_and_files() {
         .unwrap();
     assert_eq!(
         ids(&a),
-        ["homeowners", "personal-auto", "socotra-reference"]
+        [
+            "acme-auto-2025-07",
+            "acme-auto-2026-01",
+            "homeowners",
+            "personal-auto",
+            "socotra-reference"
+        ]
     );
 
     let err = local(false).get(&source(&file)).await.unwrap_err();
