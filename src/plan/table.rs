@@ -126,7 +126,11 @@ impl StrMap {
     }
 
     fn key(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.entries[i - 1].0 as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.entries[i - 1].0 as usize
+        };
         &self.text[start..self.entries[i].0 as usize]
     }
 
