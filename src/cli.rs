@@ -68,7 +68,7 @@ enum Command {
     /// Run every plan's test cases (`<plan>/tests/NNN.request.json` with
     /// `NNN.expected.json`); exits non-zero on any failure or a plan that does not load.
     Test {
-        /// Plan folders, or folders of plan folders.
+        /// Plan folders, folders of plan folders, or bundle files (`.tar.gz`).
         #[arg(default_value = "rating-tables")]
         dirs: Vec<PathBuf>,
         /// For each failing case, print the explain trace of every peril that differs.
@@ -332,6 +332,32 @@ struct ImpactArgs {
     top: usize,
 }
 
+/// A plan out of a bundle file: `FILE.tar.gz` (a bundle of one plan) or `FILE.tar.gz:ID`;
+/// `None` when `arg` names no file. The bundle is unpacked, validated and tested as the
+/// service would before activating it.
+fn plan_of_bundle(arg: &str) -> anyhow::Result<Option<Arc<crate::plan::Plan>>> {
+    let (file, id) = match arg.rsplit_once(':') {
+        Some((file, id)) if Path::new(file).is_file() => (file, Some(id)),
+        _ if Path::new(arg).is_file() => (arg, None),
+        _ => return Ok(None),
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
+    let bundle = crate::bundle::load(file, &bytes, &crate::bundle::Limits::default())?;
+    let ids: Vec<&str> = bundle.plans.iter().map(|p| p.id()).collect();
+    let plan = match id {
+        Some(id) => bundle.plans.get(id),
+        None if ids.len() == 1 => bundle.plans.iter().next(),
+        None => None,
+    };
+    match plan {
+        Some(p) => Ok(Some(p.clone())),
+        None => anyhow::bail!(
+            "bundle {file} holds plans {}: name one as {file}:ID",
+            ids.join(", ")
+        ),
+    }
+}
+
 fn impact(args: &ImpactArgs) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal as _;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -341,6 +367,9 @@ fn impact(args: &ImpactArgs) -> anyhow::Result<ExitCode> {
     use crate::actuary::report::{self, Meta};
 
     let load = |arg: &str| -> anyhow::Result<Arc<crate::plan::Plan>> {
+        if let Some(plan) = plan_of_bundle(arg)? {
+            return Ok(plan);
+        }
         let dir = plan_dir(arg);
         load_plan(&dir)
             .map(Arc::new)

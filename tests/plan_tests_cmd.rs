@@ -306,3 +306,60 @@ fn the_fixtures_the_cases_came_from_are_still_socotra_s() {
     }
     assert!(compared > 200, "{compared}");
 }
+
+/// A bundle is tested as it is, unpacked in memory: its cases pass or fail as the folders'
+/// would, named inside the bundle; `rater impact` takes a bundle's plan too.
+#[test]
+fn a_bundle_is_tested_as_its_folders_are() {
+    let dir = tempdir("bundle");
+    let good = plan_copy(&dir, "socotra-reference", &["000", "001"]);
+    let bad = plan_copy(&dir, "personal-auto", &["001"]);
+    let path = bad.join("tests/001.expected.json");
+    let mut expected = read_json(&path);
+    let peril = expected["pricedPerilCharacteristics"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+        .next()
+        .unwrap();
+    peril["yearlyPremium"] = Value::String("0.01".into());
+    std::fs::write(&path, serde_json::to_vec(&expected).unwrap()).unwrap();
+
+    let file = dir.join("plans.tar.gz");
+    std::fs::write(&file, rater::bundle::build(&[good.clone(), bad]).unwrap()).unwrap();
+    let o = rater_test(&[&file]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("plans.tar.gz:personal-auto"), "{out}");
+    assert!(out.contains("want 0.01, got "), "{out}");
+    assert_eq!(summary_line(&o), "2 passed, 1 failed");
+
+    let only_good = dir.join("good.tar.gz");
+    std::fs::write(&only_good, rater::bundle::build(&[good]).unwrap()).unwrap();
+    let o = rater_test(&[&only_good]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(summary_line(&o), "2 passed, 0 failed");
+
+    // The same plan from the folder and from the bundle: no change at all.
+    let book = dir.join("book");
+    std::fs::create_dir_all(&book).unwrap();
+    std::fs::copy(
+        support::fixtures().join("rating-variants/000.request.json"),
+        book.join("000.json"),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rater"))
+        .current_dir(root())
+        .args(["impact", "--from", "socotra-reference", "--to"])
+        .arg(format!("{}:socotra-reference", only_good.display()))
+        .arg(&book)
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("0 (unchanged)"), "{out}");
+}

@@ -172,6 +172,9 @@ pub enum TestError {
     /// The folder holds no plan.
     #[error("{0} is neither a plan folder (with a plan.toml) nor a folder of plan folders")]
     NoPlans(PathBuf),
+    /// A bundle file cannot be read or unpacked.
+    #[error("{0}")]
+    Bundle(String),
 }
 
 /// Totals over a run.
@@ -203,10 +206,15 @@ pub fn summary(results: &[PlanTests]) -> Summary {
     s
 }
 
-/// Runs every plan's cases under each path (a plan folder, or a folder of plan folders).
+/// Runs every plan's cases under each path (a plan folder, a folder of plan folders, or a
+/// bundle file).
 pub fn run(paths: &[PathBuf], opts: TestOptions) -> Result<Vec<PlanTests>, TestError> {
     let mut out = Vec::new();
     for path in paths {
+        if path.is_file() {
+            out.extend(run_bundle(path, opts)?);
+            continue;
+        }
         let dirs = super::plan_dirs(path).map_err(|source| TestError::ReadDir {
             path: path.clone(),
             source,
@@ -217,6 +225,73 @@ pub fn run(paths: &[PathBuf], opts: TestOptions) -> Result<Vec<PlanTests>, TestE
         for dir in dirs {
             out.push(run_plan(&dir, opts)?);
         }
+    }
+    Ok(out)
+}
+
+/// Unpacks a bundle in memory (as the service does, under the same caps) and runs every
+/// plan's cases from it; plans and cases are named `FILE:plan-id/...`.
+pub fn run_bundle(file: &Path, opts: TestOptions) -> Result<Vec<PlanTests>, TestError> {
+    let bytes = std::fs::read(file).map_err(|source| TestError::ReadDir {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let name = file.display().to_string();
+    let files = crate::bundle::unpack(&name, &bytes, &crate::bundle::Limits::default())
+        .map_err(|e| TestError::Bundle(e.to_string()))?;
+    let folders = files.plan_folders();
+    if folders.is_empty() {
+        return Err(TestError::NoPlans(file.to_path_buf()));
+    }
+    let mut out = Vec::new();
+    for folder in folders {
+        let dir = PathBuf::from(format!("{name}:{folder}"));
+        let source = crate::bundle::InBundle {
+            files: &files,
+            folder,
+        };
+        let plan = match crate::plan::load_plan_from(&PathBuf::from(folder), &source) {
+            Ok(p) => Arc::new(p),
+            Err(errors) => {
+                out.push(PlanTests {
+                    dir,
+                    outcome: PlanOutcome::LoadFailed(errors),
+                });
+                continue;
+            }
+        };
+        let id = plan.id().to_owned();
+        let selector = Selector::fixed(plan);
+        let cases = files
+            .cases(folder)
+            .map(|(request, expected, expected_path)| {
+                let path = PathBuf::from(format!("{name}:{expected_path}"));
+                let case = expected_path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&expected_path)
+                    .trim_end_matches(EXPECTED)
+                    .to_owned();
+                let outcome = match expected {
+                    None => CaseOutcome::Broken(CaseError::Unpaired {
+                        path: path.clone(),
+                        missing: format!("{case}{EXPECTED}"),
+                    }),
+                    Some(bytes) => parse_expected(bytes, &path)
+                        .map(|want| outcome_of(&selector, request, want, opts))
+                        .unwrap_or_else(CaseOutcome::Broken),
+                };
+                CaseResult {
+                    name: case.clone(),
+                    request: PathBuf::from(format!("{name}:{folder}/tests/{case}{REQUEST}")),
+                    outcome,
+                }
+            })
+            .collect();
+        out.push(PlanTests {
+            dir,
+            outcome: PlanOutcome::Ran { id, cases },
+        });
     }
     Ok(out)
 }
@@ -315,11 +390,15 @@ fn read_expected(path: &Path) -> Result<Expected, CaseError> {
         path: path.to_path_buf(),
         source,
     })?;
+    parse_expected(&bytes, path)
+}
+
+fn parse_expected(bytes: &[u8], path: &Path) -> Result<Expected, CaseError> {
     let bad = |message: String| CaseError::Expected {
         path: path.to_path_buf(),
         message,
     };
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
     if let Some(err) = v.get("error") {
         return Ok(Expected::Error(match err {
             Value::String(s) => s.clone(),
@@ -358,9 +437,19 @@ fn outcome(
         path: request.to_path_buf(),
         source,
     })?;
+    Ok(outcome_of(selector, &body, expected, opts))
+}
+
+/// Prices one case's request and compares the answer with what is expected.
+fn outcome_of(
+    selector: &Selector,
+    body: &[u8],
+    expected: Expected,
+    opts: TestOptions,
+) -> CaseOutcome {
     let mut out = Vec::with_capacity(1024);
-    let priced = price_request(selector, &body, &mut out, PriceOptions::default());
-    Ok(match (expected, priced) {
+    let priced = price_request(selector, body, &mut out, PriceOptions::default());
+    match (expected, priced) {
         (Expected::Error(expected), Err(e)) => CaseOutcome::Refused {
             expected,
             got: format!("{e} ({})", e.code()),
@@ -379,7 +468,7 @@ fn outcome(
                 CaseOutcome::Passed { amounts }
             } else {
                 let traces = if opts.explain {
-                    traces(selector, &body, &differences)
+                    traces(selector, body, &differences)
                 } else {
                     Vec::new()
                 };
@@ -389,7 +478,7 @@ fn outcome(
                 }
             }
         }
-    })
+    }
 }
 
 /// The `pricedPerilCharacteristics` of one of our answers.

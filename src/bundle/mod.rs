@@ -233,10 +233,13 @@ fn prefixed(name: &str, errors: PlanErrors) -> PlanErrors {
     )
 }
 
-/// One plan folder of an unpacked bundle, as `load_plan_from` reads it.
-struct InBundle<'a> {
-    files: &'a Files,
-    folder: &'a str,
+/// One plan folder of an unpacked bundle, as `load_plan_from` reads it (also the actuary
+/// tools' way into a bundle).
+pub struct InBundle<'a> {
+    /// The bundle's files.
+    pub files: &'a Files,
+    /// The plan folder.
+    pub folder: &'a str,
 }
 
 impl PlanFiles for InBundle<'_> {
