@@ -829,3 +829,54 @@ async fn the_ttl_is_honoured_on_a_paused_clock() {
     assert_eq!(cache.stats().activations.load(Relaxed), 2);
     assert_ne!(cache.status(&source).checked_at, checked);
 }
+
+/// A bundle setting no tenant asks for within `idle` is dropped when another appears, and
+/// loaded again (one more download) if a tenant comes back to it; one still in use stays.
+#[tokio::test(start_paused = true)]
+async fn idle_bundles_are_dropped() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let dir = std::env::temp_dir().join(format!("rater-idle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cache = BundleCache::new(
+        BundleFetcher::new(FetchConfig::default()).unwrap(),
+        BundleConfig {
+            local_paths: true,
+            ttl: Duration::from_secs(3600),
+            idle: Duration::from_secs(600),
+            ..BundleConfig::default()
+        },
+    );
+    let source = |name: &str, roadside: &str| {
+        let file = dir.join(name);
+        std::fs::write(
+            &file,
+            plan_bundle("acme-auto", "acme-auto", roadside, |t| t),
+        )
+        .unwrap();
+        PlanSource {
+            url: file.display().to_string().into(),
+            token: None,
+            pin: None,
+        }
+    };
+    let (a, b, c) = (
+        source("a.tar.gz", "40"),
+        source("b.tar.gz", "50"),
+        source("c.tar.gz", "60"),
+    );
+    cache.get(&a).await.unwrap();
+    cache.get(&b).await.unwrap();
+    assert_eq!(cache.entries(), 2);
+    // b stays in use; a is not asked for again.
+    for _ in 0..7 {
+        tokio::time::advance(Duration::from_secs(100)).await;
+        cache.get(&b).await.unwrap();
+    }
+    cache.get(&c).await.unwrap();
+    assert_eq!(cache.entries(), 2, "a was dropped, b and c stay");
+    assert_eq!(cache.stats().activations.load(Relaxed), 3);
+    cache.get(&a).await.unwrap();
+    assert_eq!(cache.stats().activations.load(Relaxed), 4, "a loaded again");
+    assert_eq!(cache.entries(), 3);
+}

@@ -154,6 +154,10 @@ pub struct BundleConfig {
     pub limits: Limits,
     /// Whether `planUrl` may be a local folder or `.tar.gz` path (local mode only).
     pub local_paths: bool,
+    /// An entry no tenant has asked for in this long is dropped (its plans with it, once no
+    /// request holds them): tenants change `planUrl` and pins, and a long-running instance
+    /// must not keep every bundle it ever loaded. A later request loads it again.
+    pub idle: Duration,
 }
 
 impl Default for BundleConfig {
@@ -163,6 +167,7 @@ impl Default for BundleConfig {
             error_backoff: Duration::from_secs(5),
             limits: Limits::default(),
             local_paths: false,
+            idle: Duration::from_secs(3600),
         }
     }
 }
@@ -181,6 +186,8 @@ struct Inner {
     /// read once per rating request of a bundle tenant; a dashmap keeps those reads from
     /// contending.
     map: DashMap<String, Arc<Entry>>,
+    /// The instant `Entry::last_used` counts from.
+    epoch: Instant,
     /// SHA-256 -> loaded plans, so equal bundles share memory.
     by_hash: DashMap<String, Weak<Active>>,
     stats: BundleStats,
@@ -189,6 +196,8 @@ struct Inner {
 #[derive(Debug)]
 struct Entry {
     source: PlanSource,
+    /// When a tenant last asked for it, in ms since `Inner::epoch`.
+    last_used: AtomicU64,
     /// Held by the one task loading or refreshing this entry.
     flight: tokio::sync::Mutex<()>,
     refreshing: AtomicBool,
@@ -213,6 +222,7 @@ impl BundleCache {
                 fetcher,
                 config,
                 map: DashMap::new(),
+                epoch: Instant::now(),
                 by_hash: DashMap::new(),
                 stats: BundleStats::default(),
             }),
@@ -222,6 +232,11 @@ impl BundleCache {
     /// The counters.
     pub fn stats(&self) -> &BundleStats {
         &self.inner.stats
+    }
+
+    /// How many bundle settings (URL and pin) are cached now.
+    pub fn entries(&self) -> usize {
+        self.inner.entries()
     }
 
     /// The status of `source`'s entry (default when never asked).
@@ -236,19 +251,28 @@ impl BundleCache {
     /// refresh when it is due), else after the first load (shared by every caller).
     pub async fn get(&self, source: &PlanSource) -> Result<Arc<Active>, BundleFailure> {
         let k = key(source);
+        let now = self.inner.now_ms();
+        let mut created = false;
         let entry = self
             .inner
             .map
             .entry(k)
             .or_insert_with(|| {
+                created = true;
                 Arc::new(Entry {
                     source: source.clone(),
+                    last_used: AtomicU64::new(now),
                     flight: tokio::sync::Mutex::new(()),
                     refreshing: AtomicBool::new(false),
                     state: RwLock::new(EntryState::default()),
                 })
             })
             .clone();
+        entry.last_used.store(now, Ordering::Relaxed);
+        if created {
+            // A new bundle setting is the moment the set grows: drop the ones gone idle.
+            self.inner.evict_idle(now);
+        }
         if let Some(answer) = self.inner.quick(&entry) {
             return answer;
         }
@@ -288,6 +312,23 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl Inner {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Drops the entries no tenant has asked for within `config.idle` of `now`.
+    fn evict_idle(&self, now: u64) {
+        let idle = u64::try_from(self.config.idle.as_millis()).unwrap_or(u64::MAX);
+        self.map
+            .retain(|_, e| now.saturating_sub(e.last_used.load(Ordering::Relaxed)) <= idle);
+        self.by_hash.retain(|_, active| active.strong_count() > 0);
+    }
+
+    /// How many bundle settings are cached (for tests and status).
+    fn entries(&self) -> usize {
+        self.map.len()
+    }
+
     /// The answer without loading, if there is one: the active bundle (starting a due
     /// refresh), or a first-load failure still inside its back-off.
     fn quick(self: &Arc<Self>, entry: &Arc<Entry>) -> Option<Result<Arc<Active>, BundleFailure>> {
