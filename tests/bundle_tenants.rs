@@ -880,3 +880,66 @@ async fn idle_bundles_are_dropped() {
     assert_eq!(cache.stats().activations.load(Relaxed), 4, "a loaded again");
     assert_eq!(cache.entries(), 3);
 }
+
+/// A refresh whose download fails (the server answers 503) keeps the last good bundle and is
+/// tried again after a short back-off (6 x `error_backoff`, here 0.6 s), not a whole TTL
+/// (here 2 s); each attempt is one request to the server.
+#[tokio::test]
+async fn a_failed_download_is_tried_again_before_the_ttl() {
+    let tls = start_tls("retry").await;
+    let good = plan_bundle("acme-auto", "acme-auto", "40", |t| t);
+    let good_sha = rater::bundle::sha256_hex(&good);
+    tls.server
+        .set("/r.tar.gz", Behaviour::Bundle(good, "\"good\""));
+    let fetcher = BundleFetcher::new(FetchConfig {
+        allow_hosts: ["localhost".to_owned()].into_iter().collect(),
+        ca_file: Some(tls.ca_file.clone()),
+        timeout: Duration::from_millis(500),
+        ..FetchConfig::default()
+    })
+    .unwrap();
+    let cache = BundleCache::new(
+        fetcher,
+        BundleConfig {
+            ttl: Duration::from_secs(2),
+            error_backoff: Duration::from_millis(100),
+            ..BundleConfig::default()
+        },
+    );
+    let source = PlanSource {
+        url: bundle_url(&tls, "/r.tar.gz").into(),
+        token: None,
+        pin: None,
+    };
+    assert_eq!(cache.get(&source).await.unwrap().sha256, good_sha);
+    assert_eq!(tls.server.hits("/r.tar.gz"), 1);
+    tls.server.set("/r.tar.gz", Behaviour::Status(503));
+    let server = tls.server.clone();
+    let hits = move |n: usize| {
+        let server = server.clone();
+        async move {
+            for _ in 0..300 {
+                if server.hits("/r.tar.gz") >= n {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            false
+        }
+    };
+    // Past the TTL and its jitter: the refresh runs and fails; the last good stays.
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    assert_eq!(cache.get(&source).await.unwrap().sha256, good_sha);
+    assert!(hits(2).await, "the refresh asked the server");
+    let failed = std::time::Instant::now();
+    // 0.8 s later, well before another TTL: the next request starts the retry.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(cache.get(&source).await.unwrap().sha256, good_sha);
+    assert!(hits(3).await, "the retry asked the server");
+    assert!(
+        failed.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        failed.elapsed()
+    );
+    assert!(cache.status(&source).last_error.is_some());
+}

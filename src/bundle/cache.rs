@@ -411,6 +411,12 @@ impl Inner {
                 });
                 if state.status.active.is_none() {
                     state.failed = Some((failure, now + self.config.error_backoff));
+                } else if matches!(failure, BundleFailure::Unavailable { .. }) {
+                    // A download that failed (the server down, a timeout) is worth trying
+                    // again before a whole TTL; a refused bundle is not (its bytes are wrong
+                    // until someone publishes new ones, which the TTL finds).
+                    let retry = jittered(self.config.error_backoff * 6).min(self.config.ttl);
+                    state.next_check = Some(now + retry);
                 }
             }
         }
