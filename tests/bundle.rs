@@ -2,6 +2,8 @@
 //! located plan errors, each plan's own test cases, and every hostile archive refused with
 //! its reason, under the caps.
 
+mod support;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,19 +18,6 @@ fn temp(name: &str) -> PathBuf {
     dir
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -37,7 +26,7 @@ fn root() -> &'static Path {
 /// (`rating-variants/00N.personal-auto.json`, without the `years` member we do not answer).
 fn personal_auto(dir: &Path) -> PathBuf {
     let plan = dir.join("personal-auto");
-    copy_dir(&root().join("rating-tables/personal-auto"), &plan);
+    support::copy_dir(&root().join("rating-tables/personal-auto"), &plan);
     let tests = plan.join("tests");
     std::fs::create_dir_all(&tests).unwrap();
     let variants = root().join("tests/fixtures/socotra/rating-variants");

@@ -9,24 +9,11 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use support::{post, start};
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// A private copy of `rating-tables/`.
 fn plans_copy(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rater-reload-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    copy_dir(
+    support::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("rating-tables"),
         &dir,
     );

@@ -152,19 +152,6 @@ pub async fn start_tls(name: &str) -> Tls {
     }
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// A bundle of one plan `id` for `product`: `personal-auto` renamed, its roadside flat
 /// rate set to `roadside` (so a test can tell bundles apart by price), its plan file passed
 /// through `edit`.
@@ -192,7 +179,7 @@ pub fn plan_bundle_with(
     ));
     let _ = std::fs::remove_dir_all(&root);
     let dir = root.join(id);
-    copy_dir(
+    super::copy_dir(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rating-tables/personal-auto"),
         &dir,
     );
