@@ -495,3 +495,42 @@ premium = "170.94"
         .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
     assert_eq!(short.to_string(), "14.24");
 }
+
+/// A plan words its refusals in the manual's terms: a table's `missing` (with the key), an
+/// aggregate's last argument; the wording must be a quoted text.
+#[test]
+fn refusals_in_the_plans_words() {
+    let plan = GOOD
+        .replacen(
+            "value = \"area\"\n",
+            "value = \"area\"\nmissing = \"unknown ZIP {key}\"\n",
+            1,
+        )
+        .replacen("kind == 'Rated')", "kind == 'Rated', 'no rated driver')", 1);
+    let plan = std::sync::Arc::new(load_plan(&plan_dir("worded", &plan, &[])).unwrap());
+    let price = |body: &[u8]| {
+        let mut out = Vec::new();
+        price_request(
+            &Selector::fixed(plan.clone()),
+            body,
+            &mut out,
+            PriceOptions::default(),
+        )
+    };
+    let e = price(&request("99999", "30000")).unwrap_err();
+    assert!(e.to_string().ends_with(": unknown ZIP 99999"), "{e}");
+    assert_eq!(e.code(), "unknown_table_key");
+    let nobody = String::from_utf8(request("12345", "30000"))
+        .unwrap()
+        .replace("\"Rated\"", "\"Excluded\"");
+    let e = price(nobody.as_bytes()).unwrap_err();
+    assert!(e.to_string().ends_with(": no rated driver"), "{e}");
+    assert_eq!(e.code(), "no_qualifying_member");
+    bad(
+        "wording-not-text",
+        "kind == 'Rated')",
+        "kind == 'Rated', kind)",
+        "kind)",
+        "the refusal's wording as a quoted text",
+    );
+}

@@ -92,6 +92,15 @@ pub enum RatingError {
     /// The tenant's mapping for an input cannot be honoured.
     #[error(transparent)]
     Mapping(#[from] crate::plan::MappingError),
+    /// A refusal worded by the plan (a table's `missing`, an aggregate's message), in the
+    /// rate manual's own words; `code` is that of the condition it words.
+    #[error("{message}")]
+    Worded {
+        /// The stable code of the underlying condition (`unknown_table_key`, ...).
+        code: &'static str,
+        /// The plan's message, its `{key}` filled in.
+        message: String,
+    },
     /// A plan that passed validation met a case validation should have refused: a bug,
     /// reported rather than a panic or a wrong premium.
     #[error("internal rating error: {0}")]
@@ -112,6 +121,7 @@ impl RatingError {
             RatingError::NoMember { .. } => "no_qualifying_member",
             RatingError::DivisionByZero { .. } => "division_by_zero",
             RatingError::Mapping(_) => "unusable_mapping",
+            RatingError::Worded { code, .. } => code,
             RatingError::Internal(_) => "internal",
         }
     }

@@ -335,9 +335,18 @@ impl<'a, 'c, S: InputSource, T: Tracer> Eval<'a, 'c, S, T> {
                 (d, None)
             }
             Lookup::Miss => {
-                return Err(RatingError::UnknownKey {
-                    table: table.name.to_string(),
-                    key: render(0),
+                return Err(match &refs.missing {
+                    Some(wording) => RatingError::Worded {
+                        code: "unknown_table_key",
+                        message: wording.replace(
+                            "{key}",
+                            &key.iter().map(display).collect::<Vec<_>>().join(" "),
+                        ),
+                    },
+                    None => RatingError::UnknownKey {
+                        table: table.name.to_string(),
+                        key: render(0),
+                    },
                 });
             }
             Lookup::NoColumn => {
@@ -550,7 +559,17 @@ impl<'a, 'c, S: InputSource, T: Tracer> Eval<'a, 'c, S, T> {
                 group,
                 of,
                 filter,
-            } => Value::Number(self.aggregate(*agg, *group, of.as_deref(), filter.as_deref())?),
+                none,
+            } => Value::Number(
+                self.aggregate(*agg, *group, of.as_deref(), filter.as_deref())
+                    .map_err(|e| match (e, none) {
+                        (RatingError::NoMember { .. }, Some(wording)) => RatingError::Worded {
+                            code: "no_qualifying_member",
+                            message: wording.to_string(),
+                        },
+                        (e, _) => e,
+                    })?,
+            ),
             Expr::Compare(..)
             | Expr::In(..)
             | Expr::And(..)

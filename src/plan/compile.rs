@@ -401,6 +401,7 @@ impl<'r> Names<'r> {
                     column,
                     round,
                     group,
+                    missing: t.missing.as_ref().map(|m| m.get_ref().as_str().into()),
                 },
             )),
             Err(errs) => {
@@ -842,11 +843,19 @@ impl<'r> Names<'r> {
                     "first_over" => Agg::First,
                     _ => Agg::Count,
                 };
-                let (min, max) = if agg == Agg::Count { (1, 2) } else { (2, 3) };
-                let want = if agg == Agg::Count {
-                    "a field group and optionally a condition on its members"
-                } else {
-                    "a field group, a value per member and optionally a condition on its members"
+                let (min, max) = match agg {
+                    Agg::Count => (1, 2),
+                    Agg::Sum => (2, 3),
+                    _ => (2, 4),
+                };
+                let want = match agg {
+                    Agg::Count => "a field group and optionally a condition on its members",
+                    Agg::Sum => {
+                        "a field group, a value per member and optionally a condition on its members"
+                    }
+                    _ => {
+                        "a field group, a value per member, optionally a condition on its members and the refusal's wording when none qualifies"
+                    }
                 };
                 if !arity(cx, (min..=max).contains(&args.len()), want) {
                     return None;
@@ -870,12 +879,17 @@ impl<'r> Names<'r> {
                     Some(c) => Some(Box::new(typed(self, cx, c, Ty::Bool, &mut inner)?)),
                     None => None,
                 };
+                let none = match args.get(min + 1) {
+                    Some(m) => Some(literal_text(cx, m, "the refusal's wording")?.into()),
+                    None => None,
+                };
                 (
                     Expr::Aggregate {
                         agg,
                         group: g,
                         of,
                         filter,
+                        none,
                     },
                     Ty::Number,
                 )

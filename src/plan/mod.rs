@@ -147,6 +147,9 @@ pub struct TableRefs {
     pub round: Option<Rounding>,
     /// The field group whose members its keys read, if any.
     pub group: Option<GroupId>,
+    /// The refusal's wording when no row matches (`{key}`: the key values), else the
+    /// engine's own message naming the table and the key.
+    pub missing: Option<Box<str>>,
 }
 
 /// An aggregate over a field group's members.
@@ -231,7 +234,7 @@ pub enum Expr {
     Present(InputId),
     /// `count_exposures('name')`: the policy's exposures of that name.
     CountExposures(Box<str>),
-    /// `max_over(group, x[, filter])` and the other aggregates.
+    /// `max_over(group, x[, filter[, 'refusal']])` and the other aggregates.
     Aggregate {
         /// Which aggregate.
         agg: Agg,
@@ -241,6 +244,8 @@ pub enum Expr {
         of: Option<Box<Expr>>,
         /// Members for which this does not hold are left out.
         filter: Option<Box<Expr>>,
+        /// The refusal's wording when no member qualifies (max, min, first).
+        none: Option<Box<str>>,
     },
 }
 

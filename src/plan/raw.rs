@@ -123,6 +123,8 @@ pub struct RawTable {
     pub value_column: Option<Spanned<String>>,
     pub default: Option<Spanned<String>>,
     pub round: Option<RawRule>,
+    /// The refusal's wording when no row matches: `"unknown ZIP {key}"`.
+    pub missing: Option<Spanned<String>>,
 }
 
 /// One key column of a table: an exact key (`column`) or a half-open band (`from`, `to`).
